@@ -1,0 +1,16 @@
+"""Char LSTM on Tang poetry (唐诗三百首 + the first chunks of 全唐诗, chinese-poetry JSON).
+
+Each poem becomes `title\n` + its lines + a blank line; the vocabulary is the training split's code points.
+Variants: `:smoke`, `:cpu`, default.
+"""
+
+from genjax import config as common
+
+
+def get_config(arg=None):
+  c = common.char_rnn(common.check_variant(arg), name="char_rnn_tang_poetry")
+  c.data.source = "tang_poetry"
+  c.data.path = "chinese-poetry"
+  c.model.embed = 256 if arg != "smoke" else 16
+  c.sample.prompt = "\n"
+  return common.lock(c)

@@ -1,0 +1,1 @@
+"""genjax: generative models of text, images and audio in JAX/Flax."""

@@ -1,0 +1,92 @@
+"""Shared config defaults and helpers for configs/*.py.
+
+Every config file builds on `base()` so that the trainer can rely on one set of keys, and returns it locked
+(`lock()`), so that a typo on the command line is an error with a suggestion instead of a silent new key.
+"""
+
+import ml_collections
+
+from genjax.errors import UserError
+
+VARIANTS = (None, "smoke", "cpu")
+
+# Logical axis -> mesh axis. Parameters name logical axes (see each model's PARAM_AXES); the mesh has
+# ('data', 'model'). Data parallel by default; 'hidden' goes to 'model' when the mesh gives it devices.
+DEFAULT_RULES = (("batch", "data"), ("vocab", None), ("embed", None), ("hidden", "model"))
+
+
+def check_variant(arg):
+  if arg not in VARIANTS:
+    raise ValueError(f"unknown config variant {arg!r}; choose one of :smoke, :cpu or none")
+  return arg
+
+
+def base():
+  """Keys every run has; tasks add their own `model` and `data` sections."""
+  c = ml_collections.ConfigDict()
+  c.name = ""                 # config file and variant, recorded with the run
+  c.task = ""
+  c.seed = 0
+  c.steps = 10_000
+  c.batch_size = 64           # global, across all devices and processes
+  c.optim = dict(lr=2e-3, warmup_steps=200, decay="cosine", end_lr_frac=0.1, b1=0.9, b2=0.99,
+                 weight_decay=0.0, clip_norm=1.0)
+  c.mesh = dict(shape=(-1, 1))  # ('data', 'model'); -1 takes the remaining devices
+  c.rules = DEFAULT_RULES
+  c.log_every = 100
+  c.eval_every = 1000
+  c.eval_batches = 50         # periodic eval; `genjax eval` always uses the whole held-out split
+  c.sample_every = 1000
+  c.ckpt_every = 1000
+  c.keep_ckpts = 3
+  c.data_threads = 2
+  return c
+
+
+def require(ok, message):
+  if not ok:
+    raise UserError(f"config: {message}")
+
+
+def check(c):
+  """Range checks of the shared keys, so a bad value fails before any work with a message, not a traceback."""
+  for key in ("steps", "batch_size", "log_every", "eval_every", "sample_every", "ckpt_every", "keep_ckpts"):
+    require(isinstance(c[key], int) and c[key] >= 1, f"{key}={c[key]!r} must be a positive integer")
+  require(c.optim.lr > 0, f"optim.lr={c.optim.lr} must be positive")
+  require(c.eval_batches >= 1, f"eval_batches={c.eval_batches} must be at least 1")
+  require(len(c.mesh.shape) == 2, f"mesh.shape={c.mesh.shape} must be (data, model), e.g. (-1, 1)")
+
+
+def lock(c):
+  c.lock()
+  return c
+
+
+def char_rnn(arg, name):
+  """Defaults of the char-level RNN language models; the config file sets the data source."""
+  c = base()
+  c.name = f"{name}:{arg}" if arg else name
+  c.task = "char_rnn"
+  c.data = dict(source="", path="", tfds_name="", tfds_key="text", val_fraction=0.1, seq_len=128)
+  c.model = dict(cell="lstm", layers=2, embed=128, hidden=512, dropout=0.1)
+  c.sample = dict(n=4, length=600, prompt="\n", temperature=0.8, top_k=0)
+  c.batch_size = 64
+  c.steps = 20_000
+  if arg == "cpu":
+    c.model = dict(cell="lstm", layers=1, embed=64, hidden=512, dropout=0.0)
+    c.data.seq_len = 64
+    c.batch_size = 64
+    c.steps = 4000
+    c.optim.warmup_steps = 100
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 500, 1000, 1000
+    c.eval_batches = 20
+  elif arg == "smoke":
+    c.model = dict(cell="lstm", layers=1, embed=16, hidden=32, dropout=0.0)
+    c.data.seq_len = 32
+    c.batch_size = 16
+    c.steps = 20
+    c.optim.warmup_steps = 2
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+    c.eval_batches = 2
+    c.sample.length = 40
+  return c

@@ -1,0 +1,1 @@
+"""One data pipeline: sources -> modality transform -> grain shuffle/shard/batch -> global arrays."""

@@ -1,0 +1,106 @@
+"""Command line: `genjax train | sample | eval`.
+
+  genjax train --config configs/char_rnn_shakespeare.py:cpu --workdir runs/shk [--config.optim.lr=1e-3 ...]
+  genjax sample --workdir runs/shk [-n 4] [--prompt "ROMEO:"] [--temperature 0.8] [--length 500]
+  genjax eval --workdir runs/shk
+
+User mistakes print one line `genjax: error: ...` and exit 2; `--debug` shows the traceback instead.
+"""
+
+import argparse
+import ast
+import contextlib
+import os
+import sys
+
+from genjax.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+
+def parse(argv):
+  parser = argparse.ArgumentParser(prog="genjax", description=__doc__.split("\n")[0])
+  parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+  sub = parser.add_subparsers(dest="command", required=True)
+  tr = sub.add_parser("train", help="train, or resume the run in --workdir")
+  tr.add_argument("--config", required=True, help="configs/NAME.py[:smoke|:cpu], then --config.KEY=VALUE overrides")
+  tr.add_argument("--workdir", required=True)
+  sa = sub.add_parser("sample", help="write samples from the latest checkpoint")
+  sa.add_argument("--workdir", required=True)
+  sa.add_argument("-n", type=int, default=None, help="number of samples")
+  sa.add_argument("--prompt", default=None)
+  sa.add_argument("--temperature", type=float, default=None)
+  sa.add_argument("--length", type=int, default=None)
+  sa.add_argument("--top-k", type=int, default=None)
+  sa.add_argument("--seed", type=int, default=0)
+  ev = sub.add_parser("eval", help="score the whole held-out split with the latest checkpoint")
+  ev.add_argument("--workdir", required=True)
+  args, rest = parser.parse_known_args(argv)
+  if rest and args.command != "train":
+    parser.error(f"unrecognized arguments: {' '.join(rest)}")
+  return args, rest
+
+
+def load_config(spec, overrides):
+  """A locked ConfigDict from `path.py[:variant]` plus `--config.a.b=v` overrides (typos are rejected)."""
+  from absl import flags
+  from ml_collections import config_flags
+  path = spec.split(":")[0]
+  if not os.path.isfile(path):
+    raise UserError(f"config file {path} not found; pass --config configs/NAME.py[:variant]")
+  for o in overrides:
+    if not o.startswith("--config."):
+      raise UserError(f"unrecognized argument {o!r}; overrides look like --config.optim.lr=3e-4")
+  argv = ["genjax", f"--config={spec}", *overrides]
+  fv = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", flag_values=fv, lock_config=True, sys_argv=argv)
+  try:
+    fv(argv)
+  except (flags.Error, KeyError, AttributeError, ValueError, TypeError) as e:
+    raise UserError(f"bad config {spec} {' '.join(overrides)}: {_one_line(e)}") from None
+  return fv.config
+
+
+def _one_line(error):
+  """absl and ml_collections nest repr()s of messages; unwrap them into one readable line."""
+  text = str(error).strip() or type(error).__name__
+  with contextlib.suppress(ValueError, SyntaxError):
+    text = ast.literal_eval(text) if text[0] in "'\"" else text
+  return " ".join(str(text).split())
+
+
+def main(argv=None, stream=None):
+  args, rest = parse(sys.argv[1:] if argv is None else argv)
+  try:
+    return dispatch(args, rest, stream)
+  except UserError as e:
+    if args.debug:
+      raise
+    print(f"genjax: error: {e}", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def dispatch(args, rest, stream):
+  from genjax.train import trainer
+  if args.command == "train":
+    config = load_config(args.config, rest)
+    trainer.train(config, args.workdir, stream=stream)
+    print(f"done; samples in {os.path.join(args.workdir, 'samples')}")
+  elif args.command == "sample":
+    samples, path = trainer.sample(args.workdir, args.n, args.prompt, args.temperature, args.length, args.top_k,
+                                   args.seed)
+    print("\n\n=====\n\n".join(samples))
+    print(f"\n(written to {path})", file=sys.stderr)
+  elif args.command == "eval":
+    result, path = trainer.evaluate(args.workdir)
+    print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
+    print(f"(written to {path})", file=sys.stderr)
+  return 0
+
+
+def run():
+  sys.exit(main())
+
+
+if __name__ == "__main__":
+  run()

@@ -1,0 +1,1 @@
+"""Pure Flax NNX modules. No training logic lives here."""

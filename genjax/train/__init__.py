@@ -1,0 +1,1 @@
+"""The one trainer: mesh, sharded state, jitted steps, loop, checkpoints, logging."""

@@ -1,0 +1,71 @@
+"""Mesh and shardings: parameter paths -> logical axes (the model's PARAM_AXES) -> mesh axes (config rules)."""
+
+import re
+
+import jax
+import numpy as np
+import optax
+from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+
+from genjax.errors import UserError
+
+AXES = ("data", "model")
+
+
+def make_mesh(shape, devices=None):
+  """A ('data', 'model') mesh with Auto axes (jax 0.10 defaults to Explicit; GSPMD propagation is ours)."""
+  devices = jax.devices() if devices is None else devices
+  data, model = shape
+  if model < 1 or len(devices) % model:
+    raise UserError(f"mesh.shape={tuple(shape)}: {len(devices)} devices do not split into a 'model' axis of "
+                    f"{model}; set --config.mesh.shape='(-1, k)' with k dividing {len(devices)}")
+  data = len(devices) // model if data == -1 else data
+  if data * model != len(devices):
+    raise UserError(f"mesh.shape={tuple(shape)} needs {data * model} devices, this machine has "
+                    f"{len(devices)}; use --config.mesh.shape='(-1, {model})'")
+  return jax.make_mesh((data, model), AXES, axis_types=(AxisType.Auto,) * 2, devices=devices)
+
+
+def check_batch(batch_size, mesh):
+  n = mesh.shape["data"]
+  if batch_size % n:
+    raise UserError(f"batch_size {batch_size} is not divisible by the 'data' mesh axis ({n} devices); set "
+                    f"--config.batch_size to a multiple of {n}")
+
+
+def path_str(path):
+  return jax.tree_util.keystr(path, simple=True, separator="/")
+
+
+def logical_axes(params, param_axes):
+  """Each parameter's logical axis names, from the first (regex, axes) rule matching its path."""
+  def lookup(path, leaf):
+    name = path_str(path)
+    for pattern, axes in param_axes:
+      if re.search(pattern, name):
+        if len(axes) != np.ndim(leaf):
+          raise ValueError(f"rule {pattern!r} gives {axes} for {name} of shape {np.shape(leaf)}")
+        return axes
+    return (None,) * np.ndim(leaf)  # unnamed parameters are replicated
+  return jax.tree_util.tree_map_with_path(lookup, params)
+
+
+def to_mesh(axes, rules, mesh):
+  """Logical axes -> NamedSharding; a mesh axis of size 1 costs nothing, so rules can name 'model' always."""
+  table = dict(rules)
+
+  def spec(names):
+    return NamedSharding(mesh, P(*(table.get(n) if n else None for n in names)))
+  return jax.tree.map(spec, axes, is_leaf=lambda x: isinstance(x, tuple))
+
+
+def state_shardings(abstract_state, tx, param_axes, rules, mesh):
+  """Shardings of a train state {params, opt_state, ...}: optimizer moments follow their parameters."""
+  params_sh = to_mesh(logical_axes(abstract_state["params"], param_axes), rules, mesh)
+  replicated = NamedSharding(mesh, P())
+  out = jax.tree.map(lambda _: replicated, abstract_state)
+  out["params"] = params_sh
+  out["opt_state"] = optax.tree_map_params(
+      tx, lambda _, sh: sh, abstract_state["opt_state"], params_sh,
+      transform_non_params=lambda _: replicated, is_leaf=lambda x: isinstance(x, NamedSharding))
+  return out
