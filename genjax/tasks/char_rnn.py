@@ -63,7 +63,7 @@ class CharRNNTask:
     loss_fn = lambda p: self._nll(p, batch["tokens"], common.step_rng(state)).mean()  # noqa: E731
     loss, grads = jax.value_and_grad(loss_fn)(state["params"])
     state = common.apply_gradients(state, grads, self.tx)
-    return state, {"loss": loss, "grad_norm": optax.global_norm(grads)}
+    return state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
   def eval_step(self, state, batch):
     nll = self._nll(state["params"], batch["tokens"]).sum(axis=1)

@@ -90,8 +90,12 @@ def versions():
   return {p: metadata.version(p) for p in ("jax", "flax", "optax", "orbax-checkpoint", "grain")}
 
 
-def train(config, workdir, stream=None):
-  """Train (or resume) `config` in `workdir`; returns the final state."""
+def train(config, workdir, stream=None, stop_after=None):
+  """Train (or resume) `config` in `workdir`; returns the last state.
+
+  `stop_after` ends this invocation after that many steps with a checkpoint, as a preempted job would; the
+  same command then resumes it.
+  """
   check_workdir(workdir)
   task_cls = tasks.get(config.task)
   genjax_config.check(config)
@@ -120,14 +124,15 @@ def train(config, workdir, stream=None):
   progress.message(f"{config.name}: {'resuming at step ' + str(step) if latest else 'starting'} in {workdir} "
                    f"on mesh {dict(run.mesh.shape)}")
   progress.start(step)
+  end = config.steps if stop_after is None else min(config.steps, step + stop_after)
   totals, count = None, 0
   try:
-    while step < config.steps:
+    while step < end:
       state, metrics = train_step(state, pipeline.to_global(next(it), run.mesh))
       totals = metrics if totals is None else jax.tree.map(jnp.add, totals, metrics)
       step, count = step + 1, count + 1
       last = step == config.steps
-      if step % config.log_every == 0 or last:
+      if step % config.log_every == 0 or step == end:
         means = {k: float(v) / count for k, v in jax.device_get(totals).items()}
         means["examples_per_s"] = progress.update(step, means)
         writer.scalars(step, means, "train/")
@@ -139,7 +144,7 @@ def train(config, workdir, stream=None):
       if step % config.sample_every == 0 or last:
         samples, _ = run.write_samples(state["params"], step, jax.random.PRNGKey(step))
         writer.text(step, "samples", samples[0])
-      if step % config.ckpt_every == 0 or last:
+      if step % config.ckpt_every == 0 or step == end:
         run.ckpts.save(step, state, it, meta)
   finally:
     run.ckpts.wait()

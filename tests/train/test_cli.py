@@ -1,0 +1,121 @@
+"""End to end through the CLI entry point: train -> sample -> eval, resume, and every bad input we handle."""
+
+import hashlib
+import io
+import os
+import pathlib
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from genjax import main as cli
+from genjax.main import load_config
+from genjax.train import trainer
+
+SMOKE = "configs/char_rnn_pydoc.py:smoke"
+
+
+@pytest.fixture(autouse=True)
+def at_repo_root(repo_root, monkeypatch):
+  monkeypatch.chdir(repo_root)
+
+
+def genjax(*argv):
+  return cli.main(list(argv), stream=io.StringIO())
+
+
+def tree_digest(directory):
+  """Bytes of every file under a folder: proves that a failed command touched nothing."""
+  h = hashlib.sha256()
+  for p in sorted(pathlib.Path(directory).rglob("*")):
+    if p.is_file():
+      h.update(str(p.relative_to(directory)).encode() + p.read_bytes())
+  return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, repo_root):
+  os.chdir(repo_root)
+  workdir = str(tmp_path_factory.mktemp("smoke") / "run")
+  assert genjax("train", "--config", SMOKE, "--workdir", workdir) == 0
+  return workdir
+
+
+def test_train_writes_checkpoints_samples_and_metrics(smoke_run):
+  assert sorted(os.listdir(os.path.join(smoke_run, "checkpoints"))) == ["10", "20"]
+  samples = pathlib.Path(smoke_run, "samples", "step_20.txt").read_text()
+  assert samples.count("=====") == 3  # four samples
+  rows = pathlib.Path(smoke_run, "metrics.jsonl").read_text().splitlines()
+  assert any('"eval/bits_per_char"' in r for r in rows) and any('"train/loss"' in r for r in rows)
+  assert os.listdir(os.path.join(smoke_run, "tb"))
+
+
+def test_sample_and_eval_from_the_workdir(smoke_run, capsys):
+  assert genjax("sample", "--workdir", smoke_run, "-n", "2", "--length", "30", "--prompt", "The ") == 0
+  text = capsys.readouterr().out
+  assert text.count("=====") == 1 and len(text.split("=====")[0].strip()) > 10
+  assert genjax("eval", "--workdir", smoke_run) == 0
+  out = capsys.readouterr().out
+  loss = float(out.split("loss ")[1].split()[0])
+  assert 0 < loss < np.log(110) + 0.1  # at most a little above uniform over the vocabulary
+  assert os.path.exists(os.path.join(smoke_run, "eval_step_20.json"))
+
+
+def test_resume_gives_the_same_parameters_as_one_run(tmp_path):
+  config = load_config(SMOKE, ["--config.steps=8", "--config.ckpt_every=100", "--config.eval_every=100",
+                               "--config.sample_every=100", "--config.model.dropout=0.1"])
+  whole = trainer.train(config, str(tmp_path / "whole"), stream=io.StringIO())
+  trainer.train(config, str(tmp_path / "split"), stream=io.StringIO(), stop_after=4)
+  assert os.listdir(tmp_path / "split" / "checkpoints") == ["4"]
+  resumed = trainer.train(config, str(tmp_path / "split"), stream=io.StringIO())
+  assert int(resumed["step"]) == 8
+  for a, b in zip(jax.tree.leaves(jax.device_get(whole)), jax.tree.leaves(jax.device_get(resumed))):
+    np.testing.assert_array_equal(a, b)
+
+
+def expect_user_error(capsys, *argv, match):
+  assert genjax(*argv) == cli.EXIT_USER_ERROR
+  err = capsys.readouterr().err.strip()
+  assert err.startswith("genjax: error:") and "\n" not in err and match in err, err
+
+
+def test_bad_inputs_fail_cleanly_and_touch_nothing(smoke_run, tmp_path, capsys):
+  before = tree_digest(smoke_run)
+  train = ("train", "--config", SMOKE, "--workdir")
+  expect_user_error(capsys, *train, smoke_run, "--config.model.hidden=64", match="differs in ['model']")
+  expect_user_error(capsys, *train, smoke_run, "--config.optim.lrr=1", match='Did you mean "lr"')
+  expect_user_error(capsys, *train, str(tmp_path / "a"), "--config.batch_size=12", match="multiple of 8")
+  expect_user_error(capsys, *train, str(tmp_path / "b"), "--config.steps=0", match="steps=0")
+  expect_user_error(capsys, *train, str(tmp_path / "c"), "--config.model.cell=tcn", match="model.cell")
+  expect_user_error(capsys, "sample", "--workdir", smoke_run, "--prompt", "日本", match="never saw")
+  expect_user_error(capsys, "sample", "--workdir", smoke_run, "--temperature", "-1", match="temperature")
+  expect_user_error(capsys, "sample", "--workdir", str(tmp_path / "nothing"), match="train first")
+  assert tree_digest(smoke_run) == before
+  assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_bad_data_paths_and_files(tmp_path, capsys):
+  train = ("train", "--config", "configs/char_rnn_shakespeare.py:smoke", "--workdir", str(tmp_path / "w"))
+  expect_user_error(capsys, *train, "--config.data.path=/no/such/file.txt", match="not found")
+  (tmp_path / "empty.txt").write_text("")
+  expect_user_error(capsys, *train, f"--config.data.path={tmp_path / 'empty.txt'}", match="empty")
+  (tmp_path / "locked.txt").write_text("text")
+  (tmp_path / "locked.txt").chmod(0)
+  if not os.access(tmp_path / "locked.txt", os.R_OK):  # root reads anything
+    expect_user_error(capsys, *train, f"--config.data.path={tmp_path / 'locked.txt'}", match="cannot read")
+  (tmp_path / "afile").write_text("x")
+  expect_user_error(capsys, "train", "--config", SMOKE, "--workdir", str(tmp_path / "afile"), match="is a file")
+  expect_user_error(capsys, "train", "--config", "configs/nope.py", "--workdir", str(tmp_path / "w"),
+                    match="not found")
+
+
+def test_console_script_exits_non_zero_with_one_line(tmp_path, repo_root):
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
+  proc = subprocess.run([sys.executable, "-m", "genjax.main", "train", "--config", SMOKE, "--workdir",
+                         str(tmp_path / "w"), "--config.data.seq_len=1"], capture_output=True, text=True,
+                        cwd=repo_root, env=env, timeout=120)
+  assert proc.returncode == 2
+  assert proc.stderr.strip() == "genjax: error: config: data.seq_len=1 must be at least 2"
