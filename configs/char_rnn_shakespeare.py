@@ -12,3 +12,10 @@ def get_config(arg=None):
   c.data.source = "text"
   c.data.path = "tinyshakespeare/input.txt"
   return common.lock(c)
+
+
+def sweep(add):
+  """Learning rate x width; expand with `python -m launch.sweep --config configs/char_rnn_shakespeare.py:cpu`."""
+  for lr in (1e-3, 3e-3):
+    for hidden in (256, 384):
+      add(**{"optim.lr": lr, "model.hidden": hidden})

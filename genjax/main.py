@@ -82,6 +82,9 @@ def main(argv=None, stream=None):
 
 def dispatch(args, rest, stream):
   from genjax.train import trainer
+  if os.environ.get("GENJAX_DISTRIBUTED") == "1":
+    import jax
+    jax.distributed.initialize()  # TPU VM slices and SLURM clusters are detected from the environment
   if args.command == "train":
     config = load_config(args.config, rest)
     trainer.train(config, args.workdir, stream=stream)

@@ -24,7 +24,7 @@ class MetricWriter:
     if not self.active:
       return
     row = {f"{prefix}{k}": float(v) for k, v in metrics.items()}
-    self.jsonl.write(json.dumps({"step": int(step), **row}) + "\n")
+    self.jsonl.write(json.dumps({"step": int(step), "time": round(time.time(), 3), **row}) + "\n")
     self.jsonl.flush()
     for k, v in row.items():
       self.tb.add_scalar(k, v, step)

@@ -7,6 +7,7 @@ jitted steps -> loop with logging, evaluation, samples and checkpoints.
 import functools
 import json
 import os
+import time
 from importlib import metadata
 
 import jax
@@ -123,12 +124,15 @@ def train(config, workdir, stream=None, stop_after=None):
   progress = log.Progress(config.steps, config.batch_size, **({"stream": stream} if stream else {}))
   progress.message(f"{config.name}: {'resuming at step ' + str(step) if latest else 'starting'} in {workdir} "
                    f"on mesh {dict(run.mesh.shape)}")
-  progress.start(step)
+  t0, start = time.perf_counter(), step
   end = config.steps if stop_after is None else min(config.steps, step + stop_after)
   totals, count = None, 0
   try:
     while step < end:
       state, metrics = train_step(state, pipeline.to_global(next(it), run.mesh))
+      if step == start:
+        progress.message(f"first step (compile included) took {first_step_seconds(t0, metrics):.1f}s")
+        progress.start(step + 1)  # examples/s then measures training, not compilation
       totals = metrics if totals is None else jax.tree.map(jnp.add, totals, metrics)
       step, count = step + 1, count + 1
       last = step == config.steps
@@ -151,6 +155,12 @@ def train(config, workdir, stream=None, stop_after=None):
     run.ckpts.close()
     writer.close()
   return state
+
+
+def first_step_seconds(t0, metrics):
+  """Blocks once, on the first step only: how long a researcher waits before training really starts."""
+  jax.block_until_ready(metrics)
+  return time.perf_counter() - t0
 
 
 def open_run(workdir):

@@ -119,3 +119,11 @@ def test_console_script_exits_non_zero_with_one_line(tmp_path, repo_root):
                         cwd=repo_root, env=env, timeout=120)
   assert proc.returncode == 2
   assert proc.stderr.strip() == "genjax: error: config: data.seq_len=1 must be at least 2"
+
+
+def test_a_run_from_8_devices_samples_on_1(smoke_run, repo_root):
+  env = dict(os.environ, JAX_NUM_CPU_DEVICES="1")
+  proc = subprocess.run([sys.executable, "-m", "genjax.main", "sample", "--workdir", smoke_run, "-n", "3",
+                         "--length", "20"], capture_output=True, text=True, cwd=repo_root, env=env, timeout=180)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert proc.stdout.count("=====") == 2

@@ -1,0 +1,30 @@
+"""The multi-host code path on one machine: two JAX processes, each with 2 CPU devices, one global mesh."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_train_resume_and_agree(tmp_path, repo_root):
+  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env.update(JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2", PYTHONPATH=repo_root)
+  port, workdir = free_port(), str(tmp_path / "run")
+  worker = os.path.join(repo_root, "tests", "train", "two_process_worker.py")
+  procs = [subprocess.Popen([sys.executable, worker, str(i), str(port), workdir], cwd=repo_root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+  outs = [p.communicate(timeout=300)[0] for p in procs]
+  assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-3000:] for o in outs)
+  lines = [next(line for line in o.splitlines() if line.startswith("process ")) for o in outs]
+  assert "process 0/2 devices 4 step 6" in lines[0] and "process 1/2 devices 4 step 6" in lines[1]
+  assert lines[0].split("digest ")[1] == lines[1].split("digest ")[1]
+  assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["3", "6"]

@@ -1,0 +1,31 @@
+"""One of two processes of a localhost JAX job (gloo collectives): train, stop, resume, report a digest.
+
+Started by test_multiprocess.py; argv: process_id port workdir.
+"""
+
+import hashlib
+import io
+import sys
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+
+
+def main(pid, port, workdir):
+  jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2, process_id=pid)
+  from genjax.main import load_config
+  from genjax.train import trainer
+  config = load_config("configs/char_rnn_pydoc.py:smoke", ["--config.steps=6", "--config.ckpt_every=100",
+                                                           "--config.eval_every=3", "--config.sample_every=100"])
+  trainer.train(config, workdir, stream=io.StringIO(), stop_after=3)
+  state = trainer.train(config, workdir, stream=io.StringIO())
+  leaves = [np.asarray(multihost_utils.process_allgather(x, tiled=True)) for x in jax.tree.leaves(state)]
+  digest = hashlib.sha256(b"".join(x.tobytes() for x in leaves)).hexdigest()
+  step = int(multihost_utils.process_allgather(state["step"], tiled=True))
+  print(f"process {jax.process_index()}/{jax.process_count()} devices {jax.device_count()} step {step} "
+        f"digest {digest}", flush=True)
+
+
+if __name__ == "__main__":
+  main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
