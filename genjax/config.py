@@ -40,6 +40,8 @@ def base():
   c.ckpt_every = 1000
   c.keep_ckpts = 3
   c.data_threads = 2
+  # A step with a NaN/Inf loss or gradient is dropped; 'halt' stops after `patience` in a row, 'skip' never.
+  c.nonfinite = dict(policy="halt", patience=10)
   return c
 
 
@@ -54,6 +56,8 @@ def check(c):
     require(isinstance(c[key], int) and c[key] >= 1, f"{key}={c[key]!r} must be a positive integer")
   require(c.optim.lr > 0, f"optim.lr={c.optim.lr} must be positive")
   require(c.eval_batches >= 1, f"eval_batches={c.eval_batches} must be at least 1")
+  require(c.nonfinite.policy in ("halt", "skip"), f"nonfinite.policy={c.nonfinite.policy!r} must be 'halt' or 'skip'")
+  require(c.nonfinite.patience >= 1, f"nonfinite.patience={c.nonfinite.patience} must be at least 1")
   require(len(c.mesh.shape) == 2, f"mesh.shape={c.mesh.shape} must be (data, model), e.g. (-1, 1)")
 
 

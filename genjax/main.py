@@ -4,7 +4,10 @@
   genjax sample --workdir runs/shk [-n 4] [--prompt "ROMEO:"] [--temperature 0.8] [--length 500]
   genjax eval --workdir runs/shk
 
-User mistakes print one line `genjax: error: ...` and exit 2; `--debug` shows the traceback instead.
+  genjax info --workdir runs/shk          # config, latest committed step, digest of params + optimizer state
+
+Exit status: 0 done; 2 a user mistake, printed as one line `genjax: error: ...` (`--debug` shows the
+traceback); 75 stopped by SIGTERM/SIGINT after saving a checkpoint: rerun the same command to resume.
 """
 
 import argparse
@@ -35,6 +38,8 @@ def parse(argv):
   sa.add_argument("--seed", type=int, default=0)
   ev = sub.add_parser("eval", help="score the whole held-out split with the latest checkpoint")
   ev.add_argument("--workdir", required=True)
+  info = sub.add_parser("info", help="config name, latest committed step, SHA-256 of params + optimizer state")
+  info.add_argument("--workdir", required=True)
   args, rest = parser.parse_known_args(argv)
   if rest and args.command != "train":
     parser.error(f"unrecognized arguments: {' '.join(rest)}")
@@ -66,13 +71,20 @@ def _one_line(error):
   text = str(error).strip() or type(error).__name__
   with contextlib.suppress(ValueError, SyntaxError):
     text = ast.literal_eval(text) if text[0] in "'\"" else text
-  return " ".join(str(text).split())
+  text = str(text)
+  if "Traceback (most recent call last)" in text:  # an error inside the config file: its last line says it
+    return text.strip().splitlines()[-1].strip()
+  return " ".join(text.split())
 
 
 def main(argv=None, stream=None):
   args, rest = parse(sys.argv[1:] if argv is None else argv)
+  from genjax.train import preemption
   try:
     return dispatch(args, rest, stream)
+  except preemption.Preempted as e:
+    print(f"genjax: {e}", file=sys.stderr)
+    return preemption.EXIT_PREEMPTED
   except UserError as e:
     if args.debug:
       raise
@@ -98,6 +110,9 @@ def dispatch(args, rest, stream):
     result, path = trainer.evaluate(args.workdir)
     print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
     print(f"(written to {path})", file=sys.stderr)
+  elif args.command == "info":
+    for key, value in trainer.info(args.workdir).items():
+      print(f"{key}: {value}")
   return 0
 
 

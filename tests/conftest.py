@@ -12,7 +12,7 @@ from genjax.data import sources  # noqa: E402
 
 
 def pytest_configure(config):
-  cache = config.cache.mkdir("jax_compilation_cache") if config.cache else None
+  cache = config.cache.mkdir("jax_compilation_cache") if getattr(config, "cache", None) else None
   if cache:
     jax.config.update("jax_compilation_cache_dir", str(cache))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)

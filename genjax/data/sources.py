@@ -52,12 +52,16 @@ def read_text_file(path):
   if p.is_dir():
     raise UserError(f"{p} is a folder, but data.source='text' needs one UTF-8 text file")
   try:
-    return p.read_text(encoding="utf-8")
+    text = p.read_text(encoding="utf-8")
   except UnicodeDecodeError as e:
     raise UserError(f"{p} is not UTF-8 text ({e.reason} at byte {e.start}); convert it with "
                     f"`iconv -t utf-8` or point --config.data.path at a text file") from None
   except OSError as e:
     raise UserError(f"cannot read {p}: {e.strerror}; check the path and its permissions") from None
+  if "\x00" in text:
+    raise UserError(f"{p} holds NUL bytes: it looks like a binary file, not text; point --config.data.path at "
+                    f"a UTF-8 text file")
+  return text
 
 
 def embedded_corpus():

@@ -115,9 +115,15 @@ class CharRNNTask:
     os.replace(tmp, path)
 
 
+MAX_SAMPLES, MAX_LENGTH = 4096, 1_000_000
+
+
 def check_sampling(n, length, temperature, top_k):
   if n < 1 or length < 1:
     raise UserError(f"asked for {n} samples of {length} steps; both must be at least 1")
+  if n > MAX_SAMPLES or length > MAX_LENGTH:
+    raise UserError(f"asked for {n} samples of {length} steps; one call makes at most {MAX_SAMPLES} samples of "
+                    f"{MAX_LENGTH} steps (memory grows with both): run several calls with --seed")
   if not temperature > 0 or not math.isfinite(temperature):
     raise UserError(f"temperature {temperature} must be a positive number (try 0.8; lower is more conservative)")
   if top_k < 0:

@@ -1,7 +1,7 @@
 """The one trainer. It never knows the model family: it calls a task's pure functions over pytrees.
 
-Reads top to bottom: workdir check -> mesh -> data -> task -> sharded state (fresh or restored) ->
-jitted steps -> loop with logging, evaluation, samples and checkpoints.
+Reads top to bottom: checks -> workdir lock -> checkpoints -> data -> task -> sharded state (fresh or
+restored) -> jitted, guarded step -> loop with logging, evaluation, samples, checkpoints and preemption.
 """
 
 import functools
@@ -19,33 +19,41 @@ from genjax import config as genjax_config
 from genjax import tasks
 from genjax.data import pipeline
 from genjax.errors import UserError
-from genjax.train import checkpoint, log, sharding
+from genjax.train import checkpoint, guard, log, preemption, sharding
+from genjax.train import workdir as workdirs
 
 # Keys that may change between a run and its resumption; any other difference means another experiment.
 RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_every", "ckpt_every", "keep_ckpts",
-                  "data_threads", "sample", "mesh", "rules"}
+                  "data_threads", "sample", "mesh", "rules", "nonfinite"}
 
 
 class Run:
   """Everything a command needs about one workdir: config, task, mesh, shardings, checkpoints."""
 
-  def __init__(self, config, workdir, data_meta, create=True):
-    self.config, self.workdir = config, workdir
+  def __init__(self, config, workdir, data_meta, ckpts):
+    self.config, self.workdir, self.ckpts = config, workdir, ckpts
     self.task = tasks.get(config.task)(config, data_meta)
     self.mesh = sharding.make_mesh(config.mesh.shape)
-    self.shapes = jax.eval_shape(self.task.init, jax.random.PRNGKey(0))
+    self.shapes = jax.eval_shape(self.init, jax.random.PRNGKey(0))
     self.state_sh = sharding.state_shardings(self.shapes, self.task.tx, self.task.PARAM_AXES, config.rules,
                                              self.mesh)
     self.batch_sh = pipeline.batch_sharding(self.mesh)
     self.replicated = NamedSharding(self.mesh, P())
-    self.ckpts = checkpoint.Checkpoints(workdir, config.keep_ckpts, create=create)
+
+  def init(self, rng):
+    return dict(self.task.init(rng), guard=guard.init())
 
   def init_state(self):
-    init = jax.jit(self.task.init, out_shardings=self.state_sh)
-    return init(jax.random.PRNGKey(self.config.seed))
+    return jax.jit(self.init, out_shardings=self.state_sh)(jax.random.PRNGKey(self.config.seed))
 
-  def restore(self, step=None, data_iter=None):
-    return self.ckpts.restore(checkpoint.abstract(self.shapes, self.state_sh), step, data_iter)
+  def restore(self, data_iter=None):
+    """(state, step) from the newest valid checkpoint, on this run's mesh."""
+    return self.ckpts.restore(checkpoint.abstract(self.shapes, self.state_sh), data_iter)
+
+  @functools.cached_property
+  def train_step(self):
+    return jax.jit(guard.wrap(self.task.train_step), in_shardings=(self.state_sh, self.batch_sh),
+                   out_shardings=(self.state_sh, self.replicated), donate_argnums=0)
 
   @functools.cached_property
   def eval_step(self):
@@ -73,11 +81,6 @@ class Run:
     return samples, path
 
 
-def check_workdir(workdir):
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
-    raise UserError(f"workdir {workdir} is a file; pass --workdir a new or existing run folder")
-
-
 def check_same_experiment(saved_json, config):
   saved = json.loads(saved_json)
   now = json.loads(config.to_json_best_effort())
@@ -95,66 +98,98 @@ def train(config, workdir, stream=None, stop_after=None):
   """Train (or resume) `config` in `workdir`; returns the last state.
 
   `stop_after` ends this invocation after that many steps with a checkpoint, as a preempted job would; the
-  same command then resumes it.
+  same command then resumes it. SIGTERM/SIGINT do the same and raise `preemption.Preempted`.
   """
-  check_workdir(workdir)
+  workdirs.check(workdir)
   task_cls = tasks.get(config.task)
   genjax_config.check(config)
   task_cls.check_config(config)
   sharding.check_batch(config.batch_size, sharding.make_mesh(config.mesh.shape))
-  latest = checkpoint.Checkpoints(workdir, create=False).latest_step() if os.path.isdir(workdir) else None
-  saved_meta = checkpoint.Checkpoints(workdir, create=False).meta(latest) if latest is not None else None
-  if saved_meta:
-    check_same_experiment(saved_meta["config"], config)
+  if os.path.isdir(os.path.join(workdir, "checkpoints")):  # refuse another experiment before touching anything
+    peek = checkpoint.Checkpoints(workdir, create=False)
+    _, saved = peek.newest_meta()
+    peek.close()
+    if saved:
+      check_same_experiment(saved["config"], config)
+  with workdirs.lock(workdir, active=jax.process_index() == 0), preemption.catch_signals() as stop:
+    return _train(config, workdir, task_cls, stream, stop_after, stop)
+
+
+def _train(config, workdir, task_cls, stream, stop_after, stop):
+  ckpts = checkpoint.Checkpoints(workdir, config.keep_ckpts)
+  try:
+    return _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop)
+  finally:
+    ckpts.close()
+
+
+def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
+  latest, saved = ckpts.newest_meta()
   data = task_cls.load_data(config)
-  if saved_meta and saved_meta["data"]["fingerprint"] != data.meta["fingerprint"]:
+  if saved and saved["data"]["fingerprint"] != data.meta["fingerprint"]:
     raise UserError("the training data changed since this run started (fingerprint differs); restore the "
                     "original data or start a new --workdir")
-  run = Run(config, workdir, data.meta)
+  run = Run(config, workdir, saved["data"] if saved else data.meta, ckpts)
   meta = {"config": config.to_json_best_effort(), "data": data.meta, "versions": versions()}
-
   it = pipeline.train_iterator(data.train, data.transform, config.batch_size, config.seed, jax.process_index(),
                                jax.process_count(), config.data_threads)
-  state = run.restore(latest, it) if latest is not None else run.init_state()
-  step = latest or 0
-  train_step = jax.jit(run.task.train_step, in_shardings=(run.state_sh, run.batch_sh),
-                       out_shardings=(run.state_sh, run.replicated), donate_argnums=0)
+  state, step = run.restore(it) if latest is not None else (run.init_state(), 0)
 
   writer = log.MetricWriter(workdir, active=jax.process_index() == 0)
   progress = log.Progress(config.steps, config.batch_size, **({"stream": stream} if stream else {}))
-  progress.message(f"{config.name}: {'resuming at step ' + str(step) if latest else 'starting'} in {workdir} "
+  progress.message(f"{config.name}: {'resuming at step ' + str(step) if step else 'starting'} in {workdir} "
                    f"on mesh {dict(run.mesh.shape)}")
-  t0, start = time.perf_counter(), step
   end = config.steps if stop_after is None else min(config.steps, step + stop_after)
-  totals, count = None, 0
+  t0, start, window = time.perf_counter(), step, []
   try:
     while step < end:
-      state, metrics = train_step(state, pipeline.to_global(next(it), run.mesh))
+      state, metrics = run.train_step(state, pipeline.to_global(next(it), run.mesh))
       if step == start:
         progress.message(f"first step (compile included) took {first_step_seconds(t0, metrics):.1f}s")
         progress.start(step + 1)  # examples/s then measures training, not compilation
-      totals = metrics if totals is None else jax.tree.map(jnp.add, totals, metrics)
-      step, count = step + 1, count + 1
-      last = step == config.steps
+      window.append(metrics)
+      step += 1
       if step % config.log_every == 0 or step == end:
-        means = {k: float(v) / count for k, v in jax.device_get(totals).items()}
-        means["examples_per_s"] = progress.update(step, means)
-        writer.scalars(step, means, "train/")
-        totals, count = None, 0
-      if step % config.eval_every == 0 or last:
+        log_window(run, state, window, step, writer, progress)
+        window = []
+      if step % config.eval_every == 0 or step == config.steps:
         result = run.evaluate(state, data.eval, data.eval_transform, config.eval_batches)
         writer.scalars(step, result, "eval/")
         progress.message(f"eval at step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in result.items()))
-      if step % config.sample_every == 0 or last:
+      if step % config.sample_every == 0 or step == config.steps:
         samples, _ = run.write_samples(state["params"], step, jax.random.PRNGKey(step))
         writer.text(step, "samples", samples[0])
-      if step % config.ckpt_every == 0 or step == end:
-        run.ckpts.save(step, state, it, meta)
+      stopping = stop.agreed(sync_point=step % config.log_every == 0)
+      if step % config.ckpt_every == 0 or step == end or stopping:
+        check_guard(run, state)
+        ckpts.save(step, state, it, meta)
+      if stopping:
+        ckpts.wait()
+        raise preemption.Preempted(step, stop.signal_name)
+    ckpts.wait()
   finally:
-    run.ckpts.wait()
-    run.ckpts.close()
     writer.close()
   return state
+
+
+def log_window(run, state, window, step, writer, progress):
+  """Fetch the window's metrics (the only regular host sync), report means over its finite steps."""
+  totals = jax.device_get(functools.reduce(lambda a, b: jax.tree.map(jnp.add, a, b), window))
+  finite = totals.pop("finite")
+  means = {k: float(v) / max(finite, 1) for k, v in totals.items()}
+  means["nonfinite_steps"] = len(window) - finite
+  means["examples_per_s"] = progress.update(step, means)
+  writer.scalars(step, means, "train/")
+  check_guard(run, state)
+
+
+def check_guard(run, state):
+  nf = run.config.nonfinite
+  problem = guard.verdict(state["guard"], nf.policy, nf.patience)
+  if problem:
+    steps = run.ckpts.steps()
+    raise UserError(f"{problem}; the last good checkpoint is step {steps[0] if steps else 'none'}; lower "
+                    f"--config.optim.lr or raise --config.nonfinite.patience, then rerun to resume from it")
 
 
 def first_step_seconds(t0, metrics):
@@ -165,20 +200,20 @@ def first_step_seconds(t0, metrics):
 
 def open_run(workdir):
   """A finished or running workdir, laid out on this machine's devices (any count) for sampling/eval."""
-  check_workdir(workdir)
+  workdirs.check(workdir)
   if not os.path.isdir(os.path.join(workdir, "checkpoints")):
     raise UserError(f"no checkpoints in {workdir}; train first with `genjax train --config ... --workdir "
                     f"{workdir}`")
   ckpts = checkpoint.Checkpoints(workdir, create=False)
-  step = ckpts.latest_step()
+  step, meta = ckpts.newest_meta()
   if step is None:
     raise UserError(f"{workdir}/checkpoints holds no complete checkpoint yet; wait for the first save")
-  meta = ckpts.meta(step)
   config = ml_collections.ConfigDict(json.loads(meta["config"]))
   config.mesh.shape = (-1, 1)
   config.batch_size = config.batch_size // jax.device_count() * jax.device_count() or jax.device_count()
-  run = Run(config, workdir, meta["data"], create=False)
-  return run, run.restore(step), step
+  run = Run(config, workdir, meta["data"], ckpts)
+  state, step = run.restore()
+  return run, state, step
 
 
 def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=None, seed=0):
@@ -201,3 +236,9 @@ def evaluate(workdir):
       json.dump(result, f, indent=1)
     os.replace(path + ".tmp", path)
   return result, path
+
+
+def info(workdir):
+  """What `genjax info` prints: enough to tell whether two runs ended identical."""
+  run, state, step = open_run(workdir)
+  return {"config": run.config.name, "step": step, "digest": checkpoint.digest(state)}
