@@ -96,3 +96,31 @@ def char_rnn(arg, name):
     c.eval_batches = 2
     c.sample.length = 40
   return c
+
+
+def image_vae(arg, name):
+  """Defaults of the conv VAE on binarized 28x28 images (the canonical conv_vae at full size)."""
+  c = base()
+  c.name = f"{name}:{arg}" if arg else name
+  c.task = "image_vae"
+  c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1))
+  c.model = dict(widths=(32, 64), latent=32)
+  c.kl_warmup_steps = 2000
+  c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
+  c.sample = dict(n=64, temperature=1.0)
+  c.batch_size = 128
+  c.optim.update(lr=1e-3, warmup_steps=500, b2=0.999)
+  c.steps = 50_000
+  c.eval_batches = 10
+  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 200, 5000, 5000, 5000
+  if arg == "cpu":
+    c.steps, c.kl_warmup_steps = 2000, 500
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 500
+  elif arg == "smoke":
+    c.model = dict(widths=(4, 8), latent=4)
+    c.steps, c.kl_warmup_steps, c.batch_size, c.eval_iw_samples = 20, 5, 16, 4
+    c.sample.n = 4
+    c.eval_batches = 2
+    c.optim.warmup_steps = 2
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+  return c

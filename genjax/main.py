@@ -36,12 +36,13 @@ def parse(argv):
   sa.add_argument("--length", type=int, default=None)
   sa.add_argument("--top-k", type=int, default=None)
   sa.add_argument("--seed", type=int, default=0)
-  ev = sub.add_parser("eval", help="score the whole held-out split with the latest checkpoint")
+  ev = sub.add_parser("eval", help="score the whole held-out split with the latest checkpoint "
+                                   "(--config.KEY=VALUE sets evaluation settings, e.g. eval_iw_samples)")
   ev.add_argument("--workdir", required=True)
   info = sub.add_parser("info", help="config name, latest committed step, SHA-256 of params + optimizer state")
   info.add_argument("--workdir", required=True)
   args, rest = parser.parse_known_args(argv)
-  if rest and args.command != "train":
+  if rest and args.command not in ("train", "eval"):
     parser.error(f"unrecognized arguments: {' '.join(rest)}")
   return args, rest
 
@@ -64,6 +65,19 @@ def load_config(spec, overrides):
   except (flags.Error, KeyError, AttributeError, ValueError, TypeError) as e:
     raise UserError(f"bad config {spec} {' '.join(overrides)}: {_one_line(e)}") from None
   return fv.config
+
+
+def eval_overrides(args):
+  """--config.KEY=VALUE pairs for `genjax eval`, values parsed as Python literals."""
+  out = {}
+  for a in args:
+    if not a.startswith("--config.") or "=" not in a:
+      raise UserError(f"unrecognized argument {a!r}; eval takes --config.KEY=VALUE, e.g. --config.eval_iw_samples=1000")
+    key, value = a[len("--config."):].split("=", 1)
+    with contextlib.suppress(ValueError, SyntaxError):
+      value = ast.literal_eval(value)
+    out[key] = value
+  return out
 
 
 def _one_line(error):
@@ -104,10 +118,11 @@ def dispatch(args, rest, stream):
   elif args.command == "sample":
     samples, path = trainer.sample(args.workdir, args.n, args.prompt, args.temperature, args.length, args.top_k,
                                    args.seed)
-    print("\n\n=====\n\n".join(samples))
+    if isinstance(samples, list):
+      print("\n\n=====\n\n".join(samples))
     print(f"\n(written to {path})", file=sys.stderr)
   elif args.command == "eval":
-    result, path = trainer.evaluate(args.workdir)
+    result, path = trainer.evaluate(args.workdir, eval_overrides(rest))
     print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
     print(f"(written to {path})", file=sys.stderr)
   elif args.command == "info":

@@ -14,7 +14,7 @@ import importlib
 
 from genjax.errors import UserError
 
-REGISTRY = {"char_rnn": "genjax.tasks.char_rnn:CharRNNTask"}
+REGISTRY = {"char_rnn": "genjax.tasks.char_rnn:CharRNNTask", "image_vae": "genjax.tasks.image_vae:ImageVAETask"}
 
 
 def get(name):

@@ -75,7 +75,7 @@ class CharRNNTask:
     nats = totals["nll"] / totals["chars"]
     return {"loss": nats, "bits_per_char": nats / math.log(2), "chars": totals["chars"]}
 
-  def sample(self, params, rng, prompt, n, length, temperature, top_k):
+  def sample(self, params, rng, n, length, prompt="\n", temperature=1.0, top_k=0):
     """n continuations of `prompt`, `length` characters each (prompt excluded), as strings."""
     check_sampling(n, length, temperature, top_k)
     top_k = min(top_k, len(self.vocab))
@@ -107,12 +107,15 @@ class CharRNNTask:
       self._samplers[(length, top_k)] = jax.jit(run)
     return self._samplers[(length, top_k)]
 
-  def write_samples(self, samples, path):
+  def write_samples(self, samples, stem):
+    """The samples as text at `stem`.txt; returns its path."""
+    path = stem + ".txt"
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
       f.write("\n\n=====\n\n".join(samples) + "\n")
     os.replace(tmp, path)
+    return path
 
 
 MAX_SAMPLES, MAX_LENGTH = 4096, 1_000_000

@@ -27,6 +27,10 @@ RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_ev
                   "data_threads", "sample", "mesh", "rules", "nonfinite"}
 
 
+# Keys `genjax eval` may set on a trained run: they change how it is scored, not what was trained.
+EVAL_KEYS = {"eval_iw_samples", "batch_size"}
+
+
 class Run:
   """Everything a command needs about one workdir: config, task, mesh, shardings, checkpoints."""
 
@@ -73,11 +77,14 @@ class Run:
     return self.task.summarize(jax.device_get(totals))
 
   def write_samples(self, params, step, rng, name=None, **overrides):
-    s = dict(self.config.sample.to_dict(), **overrides)
-    samples = self.task.sample(params, rng, s["prompt"], s["n"], s["length"], s["temperature"], s["top_k"])
-    path = os.path.join(self.workdir, "samples", name or f"step_{step}.txt")
-    if jax.process_index() == 0:
-      self.task.write_samples(samples, path)
+    """Samples with the config's settings (CLI overrides on top); written on process 0 under samples/."""
+    unknown = sorted(set(overrides) - set(self.config.sample))
+    if unknown:
+      raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in unknown)} does not apply to the "
+                      f"{self.config.task} task; its sampling settings are {sorted(self.config.sample)}")
+    samples = self.task.sample(params, rng, **dict(self.config.sample.to_dict(), **overrides))
+    stem = os.path.join(self.workdir, "samples", name or f"step_{step}")
+    path = self.task.write_samples(samples, stem) if jax.process_index() == 0 else stem
     return samples, path
 
 
@@ -158,7 +165,7 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
         progress.message(f"eval at step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in result.items()))
       if step % config.sample_every == 0 or step == config.steps:
         samples, _ = run.write_samples(state["params"], step, jax.random.PRNGKey(step))
-        writer.text(step, "samples", samples[0])
+        writer.samples(step, samples)
       stopping = stop.agreed(sync_point=step % config.log_every == 0)
       if step % config.ckpt_every == 0 or step == end or stopping:
         check_guard(run, state)
@@ -198,7 +205,7 @@ def first_step_seconds(t0, metrics):
   return time.perf_counter() - t0
 
 
-def open_run(workdir):
+def open_run(workdir, overrides=None):
   """A finished or running workdir, laid out on this machine's devices (any count) for sampling/eval."""
   workdirs.check(workdir)
   if not os.path.isdir(os.path.join(workdir, "checkpoints")):
@@ -209,6 +216,10 @@ def open_run(workdir):
   if step is None:
     raise UserError(f"{workdir}/checkpoints holds no complete checkpoint yet; wait for the first save")
   config = ml_collections.ConfigDict(json.loads(meta["config"]))
+  for key, value in (overrides or {}).items():
+    if key.split(".")[0] not in RESUMABLE_KEYS | EVAL_KEYS:
+      raise UserError(f"--config.{key} cannot change for a trained run; only evaluation settings can")
+    config.update_from_flattened_dict({key: value})
   config.mesh.shape = (-1, 1)
   config.batch_size = config.batch_size // jax.device_count() * jax.device_count() or jax.device_count()
   run = Run(config, workdir, meta["data"], ckpts)
@@ -220,13 +231,13 @@ def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=No
   run, state, step = open_run(workdir)
   overrides = {k: v for k, v in dict(n=n, prompt=prompt, temperature=temperature, length=length,
                                       top_k=top_k).items() if v is not None}
-  return run.write_samples(state["params"], step, jax.random.PRNGKey(seed), name=f"sample_step_{step}.txt",
+  return run.write_samples(state["params"], step, jax.random.PRNGKey(seed), name=f"sample_step_{step}",
                            **overrides)
 
 
-def evaluate(workdir):
+def evaluate(workdir, overrides=None):
   """The whole held-out split; writes workdir/eval_step_N.json and returns the metrics."""
-  run, state, step = open_run(workdir)
+  run, state, step = open_run(workdir, overrides)
   data = tasks.get(run.config.task).load_data(run.config)
   result = {k: float(v) for k, v in run.evaluate(state, data.eval, data.eval_transform).items()}
   result["step"] = step

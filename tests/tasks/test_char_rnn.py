@@ -80,17 +80,17 @@ def test_jit_step_on_a_data_model_mesh_has_the_expected_shardings():
 
 def test_sample_prompt_and_settings(task):
   params = task.init(jax.random.PRNGKey(0))["params"]
-  out = task.sample(params, jax.random.PRNGKey(1), "ab", n=3, length=7, temperature=1.0, top_k=0)
+  out = task.sample(params, jax.random.PRNGKey(1), prompt="ab", n=3, length=7, temperature=1.0, top_k=0)
   assert len(out) == 3 and all(len(s) == 7 and set(s) <= set(VOCAB) for s in out)
-  greedyish = task.sample(params, jax.random.PRNGKey(1), "ab", n=2, length=5, temperature=1.0, top_k=1)
+  greedyish = task.sample(params, jax.random.PRNGKey(1), prompt="ab", n=2, length=5, temperature=1.0, top_k=1)
   assert greedyish[0] == greedyish[1]  # top-1 is deterministic whatever the key
-  sample = functools.partial(task.sample, params, jax.random.PRNGKey(1), "a")
+  sample = functools.partial(task.sample, params, jax.random.PRNGKey(1), prompt="a")
   with pytest.raises(UserError, match="temperature"):
     sample(n=1, length=3, temperature=-1.0, top_k=0)
   with pytest.raises(UserError, match="at least 1"):
     sample(n=0, length=3, temperature=1.0, top_k=0)
   with pytest.raises(UserError, match="never saw"):
-    task.sample(params, jax.random.PRNGKey(1), "xyz", n=1, length=3, temperature=1.0, top_k=0)
+    task.sample(params, jax.random.PRNGKey(1), prompt="xyz", n=1, length=3, temperature=1.0, top_k=0)
 
 
 def test_bad_model_config_is_a_user_error():

@@ -1,0 +1,21 @@
+"""Image datasets for the image tasks: (train, test) random-access sources of uint8 [H, W, C] images."""
+
+import numpy as np
+
+from genjax.data import sources
+from genjax.errors import UserError
+
+
+def load(data_cfg):
+  if data_cfg.source == "mnist":
+    return sources.mnist(data_cfg.path, "train"), sources.mnist(data_cfg.path, "test")
+  if data_cfg.source == "tfds":
+    return sources.tfds_source(data_cfg.tfds_name, "train"), sources.tfds_source(data_cfg.tfds_name, "test")
+  raise UserError(f"unknown image source {data_cfg.source!r}; set --config.data.source to 'mnist' or 'tfds'")
+
+
+def fixed_binarization(source, seed=0):
+  """A Bernoulli sample of every image, drawn once with `seed`: the standard binarized test set."""
+  images = np.stack([source[i]["image"] for i in range(len(source))]).astype(np.float32) / 255.0
+  binary = (np.random.default_rng(seed).random(images.shape) < images).astype(np.uint8) * 255
+  return sources.ArraySource({"image": binary})

@@ -1,0 +1,101 @@
+import io
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from genjax import config as common
+from genjax import main as cli
+from genjax.data import images, sources
+from genjax.errors import UserError
+from genjax.tasks.image_vae import ImageVAETask, grid_image
+
+
+def make_task(**over):
+  c = common.image_vae("smoke", "test")
+  c.update(over)
+  c.steps, c.optim.lr = 200, 3e-3
+  return ImageVAETask(c, {"shape": [28, 28, 1]})
+
+
+@pytest.fixture(scope="module")
+def task():
+  return make_task()
+
+
+def strokes(n=16, seed=0):
+  """Images with structure a VAE can learn: a random vertical bar per image."""
+  x = np.zeros((n, 28, 28, 1), np.float32)
+  cols = np.random.default_rng(seed).integers(4, 24, n)
+  for i, c in enumerate(cols):
+    x[i, 4:24, c:c + 3] = 1.0
+  return jnp.asarray(x)
+
+
+def test_train_step_lowers_the_loss(task):
+  state = task.init(jax.random.PRNGKey(0))
+  step = jax.jit(task.train_step)
+  batch = {"image": strokes()}
+  first = None
+  for _ in range(40):
+    state, metrics = step(state, batch)
+    first = first if first is not None else float(metrics["loss"])
+  assert float(metrics["loss"]) < 0.75 * first
+  assert set(metrics) == {"loss", "reconstruction", "kl", "grad_norm"}
+
+
+def test_importance_weighting_tightens_the_bound(task):
+  state = task.init(jax.random.PRNGKey(0))
+  step = jax.jit(task.train_step)
+  for _ in range(20):
+    state, _ = step(state, {"image": strokes()})
+  batch = {"image": strokes(8, seed=1), "weight": jnp.ones(8)}
+  loose = make_task(eval_iw_samples=1).eval_step(state, batch)
+  tight = make_task(eval_iw_samples=50).eval_step(state, batch)
+  assert float(tight["nll_iw"]) < float(loose["nll_iw"])
+  assert float(tight["nll_iw"]) <= float(tight["neg_elbo"]) + 1e-3 * 8
+  padded = task.eval_step(state, {"image": batch["image"], "weight": jnp.array([1.0] * 4 + [0.0] * 4)})
+  assert float(padded["images"]) == 4
+
+
+def test_samples_and_grid(task):
+  params = task.init(jax.random.PRNGKey(0))["params"]
+  out = task.sample(params, jax.random.PRNGKey(1), n=5)
+  assert out.shape == (5, 28, 28, 1) and out.dtype == np.uint8
+  assert grid_image(out).size == (3 * 30 + 2, 2 * 30 + 2)
+  with pytest.raises(UserError, match="1 to 4096"):
+    task.sample(params, jax.random.PRNGKey(1), n=0)
+
+
+def test_fixed_binarization_is_deterministic():
+  src = sources.ArraySource({"image": np.full((3, 2, 2, 1), 128, np.uint8)})
+  a, b = images.fixed_binarization(src), images.fixed_binarization(src)
+  np.testing.assert_array_equal(a.arrays["image"], b.arrays["image"])
+  assert set(np.unique(a.arrays["image"])) <= {0, 255}
+
+
+def test_bad_iw_samples_is_a_user_error():
+  c = common.image_vae("smoke", "test")
+  c.eval_iw_samples = 75
+  with pytest.raises(UserError, match="multiple of 50"):
+    ImageVAETask.check_config(c)
+
+
+def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
+  monkeypatch.chdir(repo_root)
+  workdir = str(tmp_path / "vae")
+  run = lambda *a: cli.main(list(a), stream=io.StringIO())  # noqa: E731
+  assert run("train", "--config", "configs/vae_mnist.py:smoke", "--workdir", workdir) == 0
+  grid = Image.open(os.path.join(workdir, "samples", "step_20.png"))
+  assert grid.size == (2 * 30 + 2, 2 * 30 + 2)
+  assert run("sample", "--workdir", workdir, "-n", "9") == 0
+  assert Image.open(os.path.join(workdir, "samples", "sample_step_20.png")).size == (3 * 30 + 2, 3 * 30 + 2)
+  assert run("sample", "--workdir", workdir, "--prompt", "x") == 2
+  assert "--prompt does not apply to the image_vae task" in capsys.readouterr().err
+  assert run("eval", "--workdir", workdir, "--config.eval_iw_samples=2", "--config.batch_size=1000") == 0
+  out = capsys.readouterr().out
+  assert "iw_samples 2" in out and "images 10000" in out
+  assert float(out.split("nll_iw ")[1].split()[0]) <= float(out.split("neg_elbo ")[1].split()[0]) + 0.01
