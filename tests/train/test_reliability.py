@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import pytest
 
 from genjax import tasks
+from genjax.data import sources
 from genjax.errors import UserError
 from genjax.main import load_config
 from genjax.tasks.char_rnn import CharRNNTask
@@ -32,9 +33,12 @@ def smoke(*overrides):
 
 
 @pytest.mark.slow
-def test_exact_resume_under_kill_9(tmp_path, repo_root):
+@pytest.mark.parametrize("config", [SMOKE, "configs/vae_mnist.py:smoke"], ids=["rnn", "vae"])
+def test_exact_resume_under_kill_9(tmp_path, repo_root, config):
   """Ten SIGKILLs at seeded random moments; the restarted runs end bit-identical to an uninterrupted one."""
-  args = ["train", "--config", SMOKE, "--config.steps=200", "--config.ckpt_every=3", "--config.log_every=3",
+  if "mnist" in config and sources.data_dir() is None:
+    pytest.skip("MNIST not found: set GENJAX_DATA_DIR")
+  args = ["train", "--config", config, "--config.steps=200", "--config.ckpt_every=3", "--config.log_every=3",
           "--config.eval_every=100", "--config.sample_every=1000"]
   ref = procs.run(repo_root, *args, "--workdir", str(tmp_path / "ref"))
   assert ref.returncode == 0, ref.stdout[-2000:] + ref.stderr[-2000:]
@@ -59,7 +63,7 @@ def test_exact_resume_under_kill_9(tmp_path, repo_root):
   got, want = procs.info(repo_root, workdir), procs.info(repo_root, str(tmp_path / "ref"))
   assert got["step"] == want["step"] == "200"
   assert got["digest"] == want["digest"]
-  print(f"kill -9 statistics: {kills} kills, {in_save} during a checkpoint write, resumed at {resumed_at[1:]}")
+  print(f"kill -9 statistics ({config}): {kills} kills, {in_save} during a checkpoint write, resumed at {resumed_at[1:]}")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
