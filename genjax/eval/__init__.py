@@ -1,0 +1,1 @@
+"""Evaluation: sample-quality metrics on features of genjax's own domain classifiers."""
