@@ -107,6 +107,8 @@ def image_vae(arg, name):
   c.model = dict(widths=(32, 64), latent=32)
   c.kl_warmup_steps = 2000
   c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
+  c.eval_quality_samples = 10_000  # `genjax eval`: FID/KID/IS of this many samples against the test set
+  c.eval_classifier_steps = 1500   # training steps of the cached domain classifier
   c.sample = dict(n=64, temperature=1.0)
   c.batch_size = 128
   c.optim.update(lr=1e-3, warmup_steps=500, b2=0.999)
@@ -119,6 +121,7 @@ def image_vae(arg, name):
   elif arg == "smoke":
     c.model = dict(widths=(4, 8), latent=4)
     c.steps, c.kl_warmup_steps, c.batch_size, c.eval_iw_samples = 20, 5, 16, 4
+    c.eval_quality_samples, c.eval_classifier_steps = 200, 20
     c.sample.n = 4
     c.eval_batches = 2
     c.optim.warmup_steps = 2

@@ -1,9 +1,11 @@
 """Test setup: 8 fake CPU devices (set before JAX starts), a shared compilation cache, data-dir helpers."""
 
 import os
+import tempfile
 
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["GENJAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="genjax-test-cache-")  # never the user's cache
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

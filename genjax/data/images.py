@@ -19,3 +19,11 @@ def fixed_binarization(source, seed=0):
   images = np.stack([source[i]["image"] for i in range(len(source))]).astype(np.float32) / 255.0
   binary = (np.random.default_rng(seed).random(images.shape) < images).astype(np.uint8) * 255
   return sources.ArraySource({"image": binary})
+
+
+def labelled(source):
+  """(images float32 in [0, 1] [N, H, W, C], labels int32 [N]) of an in-memory source (for the classifier)."""
+  arrays = getattr(source, "arrays", None)
+  if arrays is None or "label" not in arrays:
+    raise UserError("sample-quality metrics need a labelled in-memory image source (MNIST); this one has none")
+  return arrays["image"].astype(np.float32) / 255.0, arrays["label"]

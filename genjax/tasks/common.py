@@ -47,3 +47,4 @@ class Data:
   transform: Callable        # example -> dict of arrays (the modality transform)
   eval_transform: Callable
   meta: dict                 # saved with the run (vocabulary, shapes, fingerprint)
+  test: Any = None           # the held-out examples as they are (sample-quality metrics compare with them)

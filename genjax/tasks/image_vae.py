@@ -15,6 +15,7 @@ from PIL import Image
 
 from genjax.config import require
 from genjax.data import image, images
+from genjax.eval import classifier, sample_quality
 from genjax.errors import UserError
 from genjax.models import conv_vae
 from genjax.tasks import common
@@ -44,7 +45,7 @@ class ImageVAETask:
     meta = {"shape": list(shape), "train_images": len(train), "test_images": len(test),
             "fingerprint": f"{config.data.source}:{config.data.path or config.data.tfds_name}:{len(train)}"}
     return common.Data(train=train, eval=images.fixed_binarization(test), transform=image.transform(shape),
-                       eval_transform=image.transform(shape), meta=meta)
+                       eval_transform=image.transform(shape), meta=meta, test=test)
 
   def __init__(self, config, meta):
     self.config = config
@@ -120,6 +121,24 @@ class ImageVAETask:
     z = temperature * jax.random.normal(rng, (n, self.config.model.latent))
     probs = jax.nn.sigmoid(self._decode(params, z))
     return (np.asarray(probs) * 255).round().astype(np.uint8)
+
+  def quality(self, params, data, log=print):
+    """FID/KID/IS of `eval_quality_samples` samples against the test set, on genjax's own classifier
+    features, next to the real-data ceiling (test against train) so the numbers can be read."""
+    cfg, n = self.config, self.config.eval_quality_samples
+    train, test = images.labelled(data.train), images.labelled(data.test)
+    name = f"{cfg.data.source}-{'x'.join(map(str, self.shape))}-{cfg.eval_classifier_steps}steps"
+    clf = classifier.load_or_train(name, *train, *test, steps=cfg.eval_classifier_steps, log=log)
+    fake = np.concatenate([self.sample(params, jax.random.PRNGKey(1000 + i), min(4096, n - i))
+                           for i in range(0, n, 4096)]).astype(np.float32) / 255.0
+    (f_fake, l_fake), (f_test, l_test) = clf(fake), clf(test[0][:n])
+    f_train, _ = clf(train[0][:n])
+    return {"fid": sample_quality.fid(f_fake, f_test), "kid": sample_quality.kid(f_fake, f_test)[0],
+            "inception_score": sample_quality.inception_score(l_fake)[0],
+            "real_fid_test_vs_train": sample_quality.fid(f_test, f_train),
+            "real_kid_test_vs_train": sample_quality.kid(f_test, f_train)[0],
+            "real_inception_score": sample_quality.inception_score(l_test)[0],
+            "classifier_test_accuracy": clf.accuracy, "quality_samples": n}
 
   def write_samples(self, samples, stem):
     """A PNG grid at `stem`.png; returns its path."""

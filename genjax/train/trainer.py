@@ -28,7 +28,7 @@ RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_ev
 
 
 # Keys `genjax eval` may set on a trained run: they change how it is scored, not what was trained.
-EVAL_KEYS = {"eval_iw_samples", "batch_size"}
+EVAL_KEYS = {"eval_iw_samples", "batch_size", "eval_quality_samples", "eval_classifier_steps"}
 
 
 class Run:
@@ -240,6 +240,8 @@ def evaluate(workdir, overrides=None):
   run, state, step = open_run(workdir, overrides)
   data = tasks.get(run.config.task).load_data(run.config)
   result = {k: float(v) for k, v in run.evaluate(state, data.eval, data.eval_transform).items()}
+  if hasattr(run.task, "quality"):  # families that generate samples: FID/KID/IS on a domain classifier
+    result.update({k: float(v) for k, v in run.task.quality(state["params"], data).items()})
   result["step"] = step
   path = os.path.join(workdir, f"eval_step_{step}.json")
   if jax.process_index() == 0:

@@ -99,3 +99,8 @@ def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, mon
   out = capsys.readouterr().out
   assert "iw_samples 2" in out and "images 10000" in out
   assert float(out.split("nll_iw ")[1].split()[0]) <= float(out.split("neg_elbo ")[1].split()[0]) + 0.01
+  last = out.strip().splitlines()[-1].split()
+  metrics = dict(zip(last[::2], map(float, last[1::2])))
+  assert metrics["quality_samples"] == 200 and metrics["fid"] > 0 and 1 <= metrics["inception_score"] <= 10
+  assert metrics["real_fid_test_vs_train"] < metrics["fid"]  # real data sits closer to real data than samples
+  assert os.listdir(os.path.join(os.environ["GENJAX_CACHE_DIR"], "classifiers"))  # cached for next time
