@@ -219,7 +219,10 @@ def open_run(workdir, overrides=None):
   for key, value in (overrides or {}).items():
     if key.split(".")[0] not in RESUMABLE_KEYS | EVAL_KEYS:
       raise UserError(f"--config.{key} cannot change for a trained run; only evaluation settings can")
-    config.update_from_flattened_dict({key: value})
+    if "." in key or key in config:
+      config.update_from_flattened_dict({key: value})
+    else:
+      config[key] = value  # an evaluation setting newer than the run
   config.mesh.shape = (-1, 1)
   config.batch_size = config.batch_size // jax.device_count() * jax.device_count() or jax.device_count()
   run = Run(config, workdir, meta["data"], ckpts)
