@@ -140,6 +140,28 @@ class ImageVAETask:
             "real_inception_score": sample_quality.inception_score(l_test)[0],
             "classifier_test_accuracy": clf.accuracy, "quality_samples": n}
 
+  def write_figures(self, params, data, stem, pairs=8, steps=8):
+    """Reconstructions (test images over their posterior-mean reconstructions) and latent interpolations
+    (rows from one test image's posterior mean to another's), as `stem`_reconstructions/_interpolations.png."""
+    x = jnp.asarray(images.labelled(data.test)[0][: 2 * pairs])
+    model = self.model.bind(params)
+    mean, _ = model.encoder(x)
+    recon = jax.nn.sigmoid(model.decoder(mean))
+    a, b = mean[:pairs], mean[pairs:]
+    t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
+    path = (a[:, None] * (1 - t) + b[:, None] * t).reshape(pairs * steps, -1)
+    lerp = jax.nn.sigmoid(model.decoder(path))
+    to_u8 = lambda v: (np.asarray(v) * 255).round().astype(np.uint8)  # noqa: E731
+    written = []
+    for name, grid in (("reconstructions", grid_image(to_u8(jnp.concatenate([x, recon])), cols=2 * pairs)),
+                       ("interpolations", grid_image(to_u8(lerp), cols=steps))):
+      out = f"{stem}_{name}.png"
+      os.makedirs(os.path.dirname(out), exist_ok=True)
+      grid.save(out + ".tmp", format="PNG")
+      os.replace(out + ".tmp", out)
+      written.append(out)
+    return written
+
   def write_samples(self, samples, stem):
     """A PNG grid at `stem`.png; returns its path."""
     path = stem + ".png"
@@ -150,10 +172,10 @@ class ImageVAETask:
     return path
 
 
-def grid_image(images_u8, pad=2):
-  """uint8 [n, H, W, C] -> one PIL image, as square a grid as n allows."""
+def grid_image(images_u8, pad=2, cols=None):
+  """uint8 [n, H, W, C] -> one PIL image: `cols` wide, or as square a grid as n allows."""
   n, h, w, c = images_u8.shape
-  cols = math.ceil(math.sqrt(n))
+  cols = cols or math.ceil(math.sqrt(n))
   rows = math.ceil(n / cols)
   grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.uint8)
   for i, img in enumerate(images_u8):

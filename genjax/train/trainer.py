@@ -245,6 +245,8 @@ def evaluate(workdir, overrides=None):
   result = {k: float(v) for k, v in run.evaluate(state, data.eval, data.eval_transform).items()}
   if hasattr(run.task, "quality"):  # families that generate samples: FID/KID/IS on a domain classifier
     result.update({k: float(v) for k, v in run.task.quality(state["params"], data).items()})
+  if hasattr(run.task, "write_figures") and jax.process_index() == 0:
+    run.task.write_figures(state["params"], data, os.path.join(workdir, "samples", f"step_{step}"))
   result["step"] = step
   path = os.path.join(workdir, f"eval_step_{step}.json")
   if jax.process_index() == 0:
