@@ -56,7 +56,8 @@ def check(c):
     require(isinstance(c[key], int) and c[key] >= 1, f"{key}={c[key]!r} must be a positive integer")
   require(c.optim.lr > 0, f"optim.lr={c.optim.lr} must be positive")
   require(c.eval_batches >= 1, f"eval_batches={c.eval_batches} must be at least 1")
-  require(c.nonfinite.policy in ("halt", "skip"), f"nonfinite.policy={c.nonfinite.policy!r} must be 'halt' or 'skip'")
+  policy = c.nonfinite.policy
+  require(policy in ("halt", "skip"), f"nonfinite.policy={policy!r} must be 'halt' or 'skip'")
   require(c.nonfinite.patience >= 1, f"nonfinite.patience={c.nonfinite.patience} must be at least 1")
   require(len(c.mesh.shape) == 2, f"mesh.shape={c.mesh.shape} must be (data, model), e.g. (-1, 1)")
 

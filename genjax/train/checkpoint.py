@@ -85,15 +85,15 @@ class Checkpoints:
         self.quarantine(step, e)
     return None, None
 
-  def restore(self, abstract_state, data_iter=None, step=None):
-    """(state, step) from the newest valid checkpoint (or `step`), laid out as `abstract_state` says.
+  def restore(self, abstract_state, data_iter=None):
+    """(state, step) from the newest valid checkpoint, laid out as `abstract_state` says.
 
     Its shardings may describe another mesh than the one that saved it. The data iterator, if given, is set
     to the position saved with that state.
     """
     for _ in range(3):  # a run still training here may remove old steps (keep-N) while we read: look again
       self.manager.reload()
-      for s in [step] if step is not None else self.steps():
+      for s in self.steps():
         items = {"state": ocp.args.StandardRestore(abstract_state), "meta": ocp.args.JsonRestore()}
         if data_iter is not None:
           items["data"] = grain.checkpoint.CheckpointRestore(data_iter)

@@ -8,9 +8,6 @@ current run of bad steps and where it began, so the trainer, when it fetches met
 import jax
 import jax.numpy as jnp
 
-POLICIES = ("halt", "skip")
-
-
 def init():
   return {k: jnp.zeros((), jnp.int32) for k in ("streak", "streak_start", "worst", "worst_start", "skipped")}
 
