@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from genjax.models import layers
+
 PARAM_AXES = ()  # small convs: replicated, data parallel is what pays
 
 
@@ -36,8 +38,8 @@ class Decoder(nnx.Module):
     self.inp = nnx.Linear(latent, self.start[0] * self.start[1] * self.start[2], rngs=rngs)
     chans = (widths[-1], *reversed(widths))
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
-      setattr(self, f"up{i}", nnx.ConvTranspose(a, b, (3, 3), strides=(2, 2), padding="SAME", rngs=rngs))
-    self.out = nnx.ConvTranspose(widths[0], c, (3, 3), strides=(1, 1), padding="SAME", rngs=rngs)
+      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (3, 3), (2, 2), rngs=rngs))
+    self.out = layers.ConvTranspose(widths[0], c, (3, 3), (1, 1), rngs=rngs)
 
   def __call__(self, z):
     x = jax.nn.relu(self.inp(z)).reshape(z.shape[0], *self.start)

@@ -1,0 +1,32 @@
+"""The fast transposed convolution equals the plain formulation, forward and backward."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from genjax.models import layers
+
+
+@pytest.mark.parametrize("spatial,kernel,strides", [
+    ((7, 7), (3, 3), (2, 2)), ((14, 14), (4, 4), (2, 2)), ((5, 6), (3, 3), (1, 1)), ((4, 4), (5, 5), (2, 2)),
+    ((9,), (25,), (4,)), ((8,), (4,), (3,))])
+def test_conv_transpose_matches_nnx(spatial, kernel, strides):
+  fast = layers.ConvTranspose(3, 5, kernel, strides, rngs=nnx.Rngs(0))
+  plain = nnx.ConvTranspose(3, 5, kernel, strides=strides, padding="SAME", rngs=nnx.Rngs(1))
+  plain.kernel[...] = fast.kernel[...]
+  plain.bias[...] = fast.bias[...] = jax.random.normal(jax.random.key(3), (5,))
+  x = jax.random.normal(jax.random.key(2), (2, *spatial, 3))
+  g = jax.random.normal(jax.random.key(4), plain(x).shape)
+
+  def grads(module):
+    graphdef, params = nnx.split(module)
+    loss = lambda p, x: jnp.vdot(nnx.merge(graphdef, p)(x), g)
+    return jax.grad(loss, argnums=(0, 1))(params, x)
+
+  np.testing.assert_allclose(fast(x), plain(x), rtol=1e-5, atol=1e-5)
+  (pf, xf), (pp, xp) = grads(fast), grads(plain)
+  np.testing.assert_allclose(xf, xp, rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(pf["kernel"][...], pp["kernel"][...], rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(pf["bias"][...], pp["bias"][...], rtol=1e-4, atol=1e-4)
