@@ -99,18 +99,46 @@ def char_rnn(arg, name):
   return c
 
 
-def image_vae(arg, name):
-  """Defaults of the conv VAE on binarized 28x28 images (the canonical conv_vae at full size)."""
-  c = base()
+def images(c, name, arg, task):
+  """What the image tasks share: 28x28 MNIST by default, sample-quality settings."""
   c.name = f"{name}:{arg}" if arg else name
-  c.task = "image_vae"
+  c.task = task
   c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1))
-  c.model = dict(widths=(32, 64), latent=32)
-  c.kl_warmup_steps = 2000
-  c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
   c.eval_quality_samples = 10_000  # `genjax eval`: FID/KID/IS of this many samples against the test set
   c.eval_classifier_steps = 1500   # training steps of the cached domain classifier
   c.sample = dict(n=64, temperature=1.0)
+  return c
+
+
+def image_gan(arg, name):
+  """Defaults of the DCGAN family on 28x28 images (the canonical dcgan at full size)."""
+  c = images(base(), name, arg, "image_gan")
+  c.model = dict(g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False)
+  c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999)
+  c.batch_size = 64
+  c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
+  c.steps = 30_000
+  c.eval_batches = 10
+  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 200, 5000, 2500, 5000
+  if arg == "cpu":
+    c.steps = 6000
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 1000
+  elif arg == "smoke":
+    c.model = dict(g_widths=(8, 4), d_widths=(4, 8), z=8, spectral_norm=False)
+    c.steps, c.batch_size = 20, 16
+    c.eval_quality_samples, c.eval_classifier_steps = 200, 20
+    c.sample.n = 4
+    c.eval_batches = 2
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+  return c
+
+
+def image_vae(arg, name):
+  """Defaults of the conv VAE on binarized 28x28 images (the canonical conv_vae at full size)."""
+  c = images(base(), name, arg, "image_vae")
+  c.model = dict(widths=(32, 64), latent=32)
+  c.kl_warmup_steps = 2000
+  c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
   c.batch_size = 128
   c.optim.update(lr=1e-3, warmup_steps=500, b2=0.999)
   c.steps = 50_000

@@ -84,3 +84,30 @@ class ConvTranspose(nnx.Module):
 
   def __call__(self, x):
     return conv_transpose(x, self.kernel[...], self.strides) + self.bias[...]
+
+
+class BatchNorm(nnx.Module):
+  """Normalizes by the statistics of the batch at hand, in training and sampling alike (as DCGAN's reference
+  generator does); no running averages, so an EMA of the weights needs no matching statistics."""
+
+  def __init__(self, features, eps=1e-5):
+    self.scale, self.bias, self.eps = nnx.Param(jnp.ones((features,))), nnx.Param(jnp.zeros((features,))), eps
+
+  def __call__(self, x):
+    axes = tuple(range(x.ndim - 1))
+    mean, var = x.mean(axes), x.var(axes)
+    return (x - mean) * lax.rsqrt(var + self.eps) * self.scale[...] + self.bias[...]
+
+
+class SpectralVector(nnx.Variable):
+  """The power-iteration vector of a spectrally normalized weight: model state, not trained."""
+
+
+def spectral_normalize(w, u):
+  """(w / sigma(w), next u) with one power iteration; w is [..., out] read as a matrix [-1, out]."""
+  mat = w.reshape(-1, w.shape[-1])
+  unit = lambda a: a * lax.rsqrt(jnp.sum(a * a) + 1e-12)  # noqa: E731
+  v = unit(mat @ u)
+  u = lax.stop_gradient(unit(mat.T @ v))
+  sigma = lax.stop_gradient(v) @ mat @ u
+  return w / sigma, u

@@ -14,7 +14,8 @@ import importlib
 
 from genjax.errors import UserError
 
-REGISTRY = {"char_rnn": "genjax.tasks.char_rnn:CharRNNTask", "image_vae": "genjax.tasks.image_vae:ImageVAETask"}
+REGISTRY = {"char_rnn": "genjax.tasks.char_rnn:CharRNNTask", "image_vae": "genjax.tasks.image_vae:ImageVAETask",
+            "image_gan": "genjax.tasks.image_gan:ImageGANTask"}
 
 
 def get(name):

@@ -9,19 +9,34 @@ from flax import nnx
 
 
 class PureModel:
-  """An NNX model used functionally: parameters are a plain dict pytree, the module is rebuilt in jit."""
+  """An NNX model used functionally: parameters are a plain dict pytree, the module is rebuilt in jit.
+
+  Trainable parameters (nnx.Param) and any other model state ("stats", e.g. spectral-norm power-iteration
+  vectors) are separate pytrees: the optimizer sees only the first.
+  """
 
   def __init__(self, make):
     self.make = make  # rngs -> nnx.Module
-    self.graphdef, self.abstract = nnx.split(nnx.eval_shape(lambda: make(nnx.Rngs(0))))
+    self.graphdef, self.abstract_params, self.abstract_stats = nnx.split(
+        nnx.eval_shape(lambda: make(nnx.Rngs(0))), nnx.Param, ...)
 
   def init(self, rng):
-    return nnx.to_pure_dict(nnx.split(self.make(nnx.Rngs(params=rng)))[1])
+    return self.init_with_stats(rng)[0]
 
-  def bind(self, params):
-    state = jax.tree.map(lambda x: x, self.abstract)
-    nnx.replace_by_pure_dict(state, params)
-    return nnx.merge(self.graphdef, state)
+  def init_with_stats(self, rng):
+    _, params, stats = nnx.split(self.make(nnx.Rngs(params=rng)), nnx.Param, ...)
+    return nnx.to_pure_dict(params), nnx.to_pure_dict(stats)
+
+  def bind(self, params, stats=None):
+    p, s = jax.tree.map(lambda x: x, (self.abstract_params, self.abstract_stats))
+    nnx.replace_by_pure_dict(p, params)
+    if stats is not None:
+      nnx.replace_by_pure_dict(s, stats)
+    return nnx.merge(self.graphdef, p, s)
+
+  @staticmethod
+  def stats(module):
+    return nnx.to_pure_dict(nnx.state(module, nnx.Not(nnx.Param)))
 
 
 def new_state(params, tx, rng):

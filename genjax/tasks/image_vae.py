@@ -5,27 +5,24 @@ binarization of the test set, so numbers compare with the literature (about 86-8
 """
 
 import math
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from PIL import Image
 
 from genjax.config import require
 from genjax.data import image, images
-from genjax.eval import classifier, sample_quality
-from genjax.errors import UserError
 from genjax.models import conv_vae
 from genjax.tasks import common
+from genjax.tasks.image_common import ImageOutputs, check_request, grid_image, to_u8, write_png
 from genjax.train import optim
 
 LOG_2PI = math.log(2 * math.pi)
 IW_CHUNK = 50  # importance samples decoded at once
 
 
-class ImageVAETask:
+class ImageVAETask(ImageOutputs):
   PARAM_AXES = conv_vae.PARAM_AXES
 
   @staticmethod
@@ -114,31 +111,10 @@ class ImageVAETask:
 
   def sample(self, params, rng, n, temperature=1.0):
     """n images (Bernoulli means) decoded from z ~ N(0, temperature^2 I), as uint8 [n, H, W, C]."""
-    if n < 1 or n > 4096:
-      raise UserError(f"asked for {n} images; ask for 1 to 4096 per call")
-    if not temperature > 0:
-      raise UserError(f"temperature {temperature} must be positive (1.0 samples the prior)")
+    check_request(n, temperature)
     z = temperature * jax.random.normal(rng, (n, self.config.model.latent))
     probs = jax.nn.sigmoid(self._decode(params, z))
-    return (np.asarray(probs) * 255).round().astype(np.uint8)
-
-  def quality(self, params, data, log=print):
-    """FID/KID/IS of `eval_quality_samples` samples against the test set, on genjax's own classifier
-    features, next to the real-data ceiling (test against train) so the numbers can be read."""
-    cfg, n = self.config, self.config.eval_quality_samples
-    train, test = images.labelled(data.train), images.labelled(data.test)
-    name = f"{cfg.data.source}-{'x'.join(map(str, self.shape))}-{cfg.eval_classifier_steps}steps"
-    clf = classifier.load_or_train(name, *train, *test, steps=cfg.eval_classifier_steps, log=log)
-    fake = np.concatenate([self.sample(params, jax.random.PRNGKey(1000 + i), min(4096, n - i))
-                           for i in range(0, n, 4096)]).astype(np.float32) / 255.0
-    (f_fake, l_fake), (f_test, l_test) = clf(fake), clf(test[0][:n])
-    f_train, _ = clf(train[0][:n])
-    return {"fid": sample_quality.fid(f_fake, f_test), "kid": sample_quality.kid(f_fake, f_test)[0],
-            "inception_score": sample_quality.inception_score(l_fake)[0],
-            "real_fid_test_vs_train": sample_quality.fid(f_test, f_train),
-            "real_kid_test_vs_train": sample_quality.kid(f_test, f_train)[0],
-            "real_inception_score": sample_quality.inception_score(l_test)[0],
-            "classifier_test_accuracy": clf.accuracy, "quality_samples": n}
+    return to_u8(probs)
 
   def write_figures(self, params, data, stem, pairs=8, steps=8):
     """Reconstructions (test images over their posterior-mean reconstructions) and latent interpolations
@@ -151,34 +127,6 @@ class ImageVAETask:
     t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
     path = (a[:, None] * (1 - t) + b[:, None] * t).reshape(pairs * steps, -1)
     lerp = jax.nn.sigmoid(model.decoder(path))
-    to_u8 = lambda v: (np.asarray(v) * 255).round().astype(np.uint8)  # noqa: E731
-    written = []
-    for name, grid in (("reconstructions", grid_image(to_u8(jnp.concatenate([x, recon])), cols=2 * pairs)),
-                       ("interpolations", grid_image(to_u8(lerp), cols=steps))):
-      out = f"{stem}_{name}.png"
-      os.makedirs(os.path.dirname(out), exist_ok=True)
-      grid.save(out + ".tmp", format="PNG")
-      os.replace(out + ".tmp", out)
-      written.append(out)
-    return written
-
-  def write_samples(self, samples, stem):
-    """A PNG grid at `stem`.png; returns its path."""
-    path = stem + ".png"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    grid_image(samples).save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
-
-
-def grid_image(images_u8, pad=2, cols=None):
-  """uint8 [n, H, W, C] -> one PIL image: `cols` wide, or as square a grid as n allows."""
-  n, h, w, c = images_u8.shape
-  cols = cols or math.ceil(math.sqrt(n))
-  rows = math.ceil(n / cols)
-  grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), np.uint8)
-  for i, img in enumerate(images_u8):
-    r, q = divmod(i, cols)
-    grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = img
-  return Image.fromarray(grid[..., 0] if c == 1 else grid)
+    grids = {"reconstructions": grid_image(to_u8(jnp.concatenate([x, recon])), cols=2 * pairs),
+             "interpolations": grid_image(to_u8(lerp), cols=steps)}
+    return [write_png(grid, f"{stem}_{name}.png") for name, grid in grids.items()]

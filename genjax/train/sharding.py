@@ -4,10 +4,10 @@ import re
 
 import jax
 import numpy as np
-import optax
 from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
 
 from genjax.errors import UserError
+from genjax.train import optim
 
 AXES = ("data", "model")
 
@@ -65,7 +65,7 @@ def state_shardings(abstract_state, tx, param_axes, rules, mesh):
   replicated = NamedSharding(mesh, P())
   out = jax.tree.map(lambda _: replicated, abstract_state)
   out["params"] = params_sh
-  out["opt_state"] = optax.tree_map_params(
+  out["opt_state"] = optim.map_params(
       tx, lambda _, sh: sh, abstract_state["opt_state"], params_sh,
       transform_non_params=lambda _: replicated, is_leaf=lambda x: isinstance(x, NamedSharding))
   return out

@@ -11,7 +11,8 @@ from genjax import config as common
 from genjax import main as cli
 from genjax.data import images, sources
 from genjax.errors import UserError
-from genjax.tasks.image_vae import ImageVAETask, grid_image
+from genjax.tasks.image_common import grid_image
+from genjax.tasks.image_vae import ImageVAETask
 
 
 def make_task(**over):

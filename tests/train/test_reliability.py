@@ -33,7 +33,7 @@ def smoke(*overrides):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [SMOKE, "configs/vae_mnist.py:smoke"], ids=["rnn", "vae"])
+@pytest.mark.parametrize("config", [SMOKE, "configs/gan_mnist.py:smoke"], ids=["rnn", "gan"])
 def test_exact_resume_under_kill_9(tmp_path, repo_root, config):
   """Ten SIGKILLs at seeded random moments; the restarted runs end bit-identical to an uninterrupted one."""
   if "mnist" in config and sources.data_dir() is None:

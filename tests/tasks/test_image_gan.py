@@ -1,0 +1,114 @@
+import io
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from genjax import config as common
+from genjax import main as cli
+from genjax.errors import UserError
+from genjax.models import layers
+from genjax.tasks import image_gan
+from genjax.tasks.image_gan import ImageGANTask
+
+
+def make_task(**over):
+  c = common.image_gan("smoke", "test")
+  for key, value in over.items():
+    c.update_from_flattened_dict({key: value})
+  ImageGANTask.check_config(c)
+  return ImageGANTask(c, {"shape": [28, 28, 1]})
+
+
+def test_gradient_penalty_matches_finite_differences():
+  a = jax.random.normal(jax.random.key(0), (12, 3))
+  critic = lambda x: jnp.tanh(x.reshape(x.shape[0], -1) @ a).sum(-1) * 3.0  # noqa: E731
+  x = jax.random.normal(jax.random.key(1), (5, 2, 2, 3), jnp.float64 if jax.config.x64_enabled else jnp.float32)
+  flat, h = np.asarray(x, np.float64).reshape(5, 12), 1e-3
+  f = lambda v: np.asarray(critic(jnp.asarray(v, jnp.float32).reshape(x.shape)), np.float64)  # noqa: E731
+  grads = np.stack([(f(flat + h * e) - f(flat - h * e)) / (2 * h) for e in np.eye(12)], axis=1)
+  expected = np.mean((np.linalg.norm(grads, axis=1) - 1.0) ** 2)
+  assert expected > 0.1  # a critic far from 1-Lipschitz, so the check has something to compare
+  np.testing.assert_allclose(float(image_gan.gradient_penalty(critic, x)), expected, rtol=1e-2)
+
+
+def test_losses_on_known_critic_outputs():
+  real, fake = jnp.array([2.0, -1.0]), jnp.array([0.5, -3.0])
+  np.testing.assert_allclose(image_gan.d_loss("hinge", real, fake), [0.0 + 1.5, 2.0 + 0.0])
+  np.testing.assert_allclose(image_gan.d_loss("wgan_gp", real, fake), [-1.5, -2.0])
+  np.testing.assert_allclose(image_gan.d_loss("non_saturating", real, fake),
+                             np.log1p(np.exp(-np.array([2.0, -1.0]))) + np.log1p(np.exp([0.5, -3.0])), rtol=1e-6)
+  np.testing.assert_allclose(image_gan.g_loss("non_saturating", fake), np.mean(np.log1p(np.exp(-np.array([0.5, -3.0])))),
+                             rtol=1e-6)
+  assert float(image_gan.g_loss("hinge", fake)) == pytest.approx(1.25)
+
+
+def test_spectral_normalization_converges_to_unit_norm():
+  w = jax.random.normal(jax.random.key(0), (4, 4, 3, 8))
+  u = jnp.ones(8) / jnp.sqrt(8.0)
+  for _ in range(30):
+    normalized, u = layers.spectral_normalize(w, u)
+  assert float(jnp.linalg.norm(normalized.reshape(-1, 8), ord=2)) == pytest.approx(1.0, abs=1e-3)
+
+
+def strokes(n=16, seed=0):
+  x = np.zeros((n, 28, 28, 1), np.float32)
+  for i, c in enumerate(np.random.default_rng(seed).integers(4, 24, n)):
+    x[i, 4:24, c:c + 3] = 1.0
+  return jnp.asarray(x)
+
+
+def test_wgan_gp_step_with_spectral_norm_and_critic_steps():
+  task = make_task(**{"gan.loss": "wgan_gp", "gan.n_critic": 2, "model.spectral_norm": True})
+  state = task.init(jax.random.PRNGKey(0))
+  u0 = state["stats"]["d"]["conv0_u"]
+  g0, ema0 = state["params"]["g"], state["params"]["g_ema"]
+  new, metrics = jax.jit(task.train_step)(state, {"image": strokes()})
+  assert set(metrics) == {"d_loss", "d_real", "d_fake", "gp", "d_grad_norm", "g_loss", "grad_norm"}
+  assert all(np.isfinite(float(v)) for v in metrics.values()) and float(metrics["gp"]) > 0
+  assert not np.allclose(new["stats"]["d"]["conv0_u"], u0)  # the power iteration advanced
+  assert int(new["opt_state"]["d"][1][0].count) == 2 and int(new["opt_state"]["g"][1][0].count) == 1
+  # EMA warm-up: decay 0.1 at step 0
+  expect = jax.tree.map(lambda e, g: 0.1 * e + 0.9 * g, ema0, new["params"]["g"])
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), new["params"]["g_ema"], expect)
+  assert not np.allclose(new["params"]["g"]["inp"]["kernel"], g0["inp"]["kernel"])
+
+
+def test_critic_learns_to_separate_real_from_fake():
+  task = make_task(**{"optim.lr": 2e-3})
+  state = task.init(jax.random.PRNGKey(0))
+  step = jax.jit(task.train_step)
+  for _ in range(15):
+    state, metrics = step(state, {"image": strokes()})
+  assert float(metrics["d_real"]) > float(metrics["d_fake"])
+  out = task.sample(state["params"], jax.random.PRNGKey(1), n=3)
+  assert out.shape == (3, 28, 28, 1) and out.dtype == np.uint8
+
+
+def test_bad_gan_settings_are_user_errors():
+  with pytest.raises(UserError, match="divide batch_size"):
+    make_task(**{"gan.n_critic": 3})
+  with pytest.raises(UserError, match="gan.loss"):
+    make_task(**{"gan.loss": "lsgan"})
+
+
+def test_gan_cli_train_resume_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
+  monkeypatch.chdir(repo_root)
+  workdir = str(tmp_path / "gan")
+  progress = io.StringIO()
+  run = lambda *a: cli.main(list(a), stream=progress)  # noqa: E731
+  args = ("train", "--config", "configs/gan_mnist.py:smoke", "--workdir", workdir)
+  assert run(*args, "--config.steps=10") == 0
+  assert run(*args) == 0
+  assert "resuming at step 10" in progress.getvalue()
+  assert Image.open(os.path.join(workdir, "samples", "step_20.png")).size == (2 * 30 + 2, 2 * 30 + 2)
+  assert run("sample", "--workdir", workdir, "-n", "9") == 0
+  assert Image.open(os.path.join(workdir, "samples", "sample_step_20.png")).size == (3 * 30 + 2, 3 * 30 + 2)
+  assert run("eval", "--workdir", workdir) == 0
+  last = capsys.readouterr().out.strip().splitlines()[-1].split()
+  metrics = dict(zip(last[::2], map(float, last[1::2])))
+  assert metrics["images"] == 10000 and metrics["quality_samples"] == 200
+  assert metrics["fid"] > metrics["real_fid_test_vs_train"] > 0
