@@ -106,6 +106,7 @@ def images(c, name, arg, task):
   c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1))
   c.eval_quality_samples = 10_000  # `genjax eval`: FID/KID/IS of this many samples against the test set
   c.eval_classifier_steps = 1500   # training steps of the cached domain classifier
+  c.eval_quality_periodic = 2000   # FID/KID/IS on this many samples at every periodic eval (0: off)
   c.sample = dict(n=64, temperature=1.0)
   return c
 
@@ -126,7 +127,7 @@ def image_gan(arg, name):
   elif arg == "smoke":
     c.model = dict(g_widths=(8, 4), d_widths=(4, 8), z=8, spectral_norm=False)
     c.steps, c.batch_size = 20, 16
-    c.eval_quality_samples, c.eval_classifier_steps = 200, 20
+    c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 100, 20
     c.sample.n = 4
     c.eval_batches = 2
     c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
@@ -150,7 +151,7 @@ def image_vae(arg, name):
   elif arg == "smoke":
     c.model = dict(widths=(4, 8), latent=4)
     c.steps, c.kl_warmup_steps, c.batch_size, c.eval_iw_samples = 20, 5, 16, 4
-    c.eval_quality_samples, c.eval_classifier_steps = 200, 20
+    c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 100, 20
     c.sample.n = 4
     c.eval_batches = 2
     c.optim.warmup_steps = 2

@@ -11,7 +11,6 @@ import time
 from importlib import metadata
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 from jax.sharding import NamedSharding, PartitionSpec as P
 
@@ -24,7 +23,7 @@ from genjax.train import workdir as workdirs
 
 # Keys that may change between a run and its resumption; any other difference means another experiment.
 RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_every", "ckpt_every", "keep_ckpts",
-                  "data_threads", "sample", "mesh", "rules", "nonfinite"}
+                  "data_threads", "sample", "mesh", "rules", "nonfinite", "eval_quality_periodic"}
 
 
 # Keys `genjax eval` may set on a trained run: they change how it is scored, not what was trained.
@@ -66,15 +65,14 @@ class Run:
 
   def evaluate(self, state, source, transform, max_batches=None):
     """Sums of the task's eval metrics over the held-out split (or its first `max_batches` batches)."""
-    totals = None
+    sums = []
     batches = pipeline.eval_batches(source, transform, self.config.batch_size, jax.process_index(),
                                     jax.process_count())
     for i, batch in enumerate(batches):
       if max_batches is not None and i >= max_batches:
         break
-      sums = self.eval_step(state, pipeline.to_global(batch, self.mesh))
-      totals = sums if totals is None else jax.tree.map(jnp.add, totals, sums)
-    return self.task.summarize(jax.device_get(totals))
+      sums.append(self.eval_step(state, pipeline.to_global(batch, self.mesh)))
+    return self.task.summarize(host_sum(sums))
 
   def write_samples(self, params, step, rng, name=None, **overrides):
     """Samples with the config's settings (CLI overrides on top); written on process 0 under samples/."""
@@ -161,6 +159,9 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
         window = []
       if step % config.eval_every == 0 or step == config.steps:
         result = run.evaluate(state, data.eval, data.eval_transform, config.eval_batches)
+        if config.get("eval_quality_periodic"):  # sample quality against wall-clock, on fewer samples
+          jax.block_until_ready(state)  # no collective in flight while other programs run (CPU deadlock)
+          result.update(run.task.quality(state["params"], data, config.eval_quality_periodic, progress.message))
         writer.scalars(step, result, "eval/")
         progress.message(f"eval at step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in result.items()))
       if step % config.sample_every == 0 or step == config.steps:
@@ -181,13 +182,20 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
 
 def log_window(run, state, window, step, writer, progress):
   """Fetch the window's metrics (the only regular host sync), report means over its finite steps."""
-  totals = jax.device_get(functools.reduce(lambda a, b: jax.tree.map(jnp.add, a, b), window))
+  totals = host_sum(window)
   finite = totals.pop("finite")
   means = {k: float(v) / max(finite, 1) for k, v in totals.items()}
   means["nonfinite_steps"] = len(window) - finite
   means["examples_per_s"] = progress.update(step, means)
   writer.scalars(step, means, "train/")
   check_guard(run, state)
+
+
+def host_sum(metrics):
+  """Sum of a list of metric dicts, on the host. Adding them on device while steps are still in flight can
+  deadlock XLA CPU's in-process collectives (seen with 8 fake devices: 'Expected 8 threads to join')."""
+  fetched = jax.device_get(metrics)
+  return {k: sum(float(m[k]) for m in fetched) for k in fetched[0]}
 
 
 def check_guard(run, state):
