@@ -134,6 +134,30 @@ def image_gan(arg, name):
   return c
 
 
+def pixel_rnn(arg, name):
+  """Defaults of the row-LSTM pixel RNN on binarized 28x28 images."""
+  c = images(base(), name, arg, "pixel_rnn")
+  c.model = dict(cell="lstm", hidden=256, layers=1, head=512)
+  c.batch_size = 64
+  c.optim.update(lr=1e-3, warmup_steps=200, b2=0.999)
+  c.steps = 30_000
+  c.eval_batches = 10
+  c.sample.n = 36
+  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 200, 5000, 5000, 5000
+  if arg == "cpu":
+    c.steps = 3000
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 500
+  elif arg == "smoke":
+    c.model = dict(cell="lstm", hidden=16, layers=1, head=16)
+    c.steps, c.batch_size = 20, 16
+    c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 0, 20
+    c.sample.n = 4
+    c.eval_batches = 2
+    c.optim.warmup_steps = 2
+    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+  return c
+
+
 def image_vae(arg, name):
   """Defaults of the conv VAE on binarized 28x28 images (the canonical conv_vae at full size)."""
   c = images(base(), name, arg, "image_vae")

@@ -15,7 +15,7 @@ import importlib
 from genjax.errors import UserError
 
 REGISTRY = {"char_rnn": "genjax.tasks.char_rnn:CharRNNTask", "image_vae": "genjax.tasks.image_vae:ImageVAETask",
-            "image_gan": "genjax.tasks.image_gan:ImageGANTask"}
+            "image_gan": "genjax.tasks.image_gan:ImageGANTask", "pixel_rnn": "genjax.tasks.pixel_rnn:PixelRNNTask"}
 
 
 def get(name):

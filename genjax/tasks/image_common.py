@@ -7,11 +7,22 @@ import jax
 import numpy as np
 from PIL import Image
 
-from genjax.data import images
+from genjax.data import image, images
 from genjax.errors import UserError
 from genjax.eval import classifier, sample_quality
+from genjax.tasks import common
 
 QUALITY_CHUNK = 4096  # images sampled per call
+
+
+def load_data(config, binarize_eval):
+  """Train and test images; the held-out split binarized once (fixed, seed 0) for likelihood models."""
+  train, test = images.load(config.data)
+  shape = tuple(config.data.shape)
+  meta = {"shape": list(shape), "train_images": len(train), "test_images": len(test),
+          "fingerprint": f"{config.data.source}:{config.data.path or config.data.tfds_name}:{len(train)}"}
+  return common.Data(train=train, eval=images.fixed_binarization(test) if binarize_eval else test,
+                     transform=image.transform(shape), eval_transform=image.transform(shape), meta=meta, test=test)
 
 
 class ImageOutputs:

@@ -11,9 +11,8 @@ import optax
 from jax import lax
 
 from genjax.config import require
-from genjax.data import image, images
 from genjax.models import dcgan
-from genjax.tasks import common
+from genjax.tasks import common, image_common
 from genjax.tasks.image_common import ImageOutputs, check_request, to_u8
 from genjax.train import optim
 
@@ -56,12 +55,7 @@ class ImageGANTask(ImageOutputs):
 
   @staticmethod
   def load_data(config):
-    train, test = images.load(config.data)
-    shape = tuple(config.data.shape)
-    meta = {"shape": list(shape), "train_images": len(train), "test_images": len(test),
-            "fingerprint": f"{config.data.source}:{config.data.path or config.data.tfds_name}:{len(train)}"}
-    return common.Data(train=train, eval=test, transform=image.transform(shape),
-                       eval_transform=image.transform(shape), meta=meta, test=test)
+    return image_common.load_data(config, binarize_eval=False)
 
   def __init__(self, config, meta):
     self.config, self.gan = config, config.gan

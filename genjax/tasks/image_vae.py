@@ -12,9 +12,9 @@ import numpy as np
 import optax
 
 from genjax.config import require
-from genjax.data import image, images
+from genjax.data import images
 from genjax.models import conv_vae
-from genjax.tasks import common
+from genjax.tasks import common, image_common
 from genjax.tasks.image_common import ImageOutputs, check_request, grid_image, to_u8, write_png
 from genjax.train import optim
 
@@ -37,12 +37,7 @@ class ImageVAETask(ImageOutputs):
 
   @staticmethod
   def load_data(config):
-    train, test = images.load(config.data)
-    shape = tuple(config.data.shape)
-    meta = {"shape": list(shape), "train_images": len(train), "test_images": len(test),
-            "fingerprint": f"{config.data.source}:{config.data.path or config.data.tfds_name}:{len(train)}"}
-    return common.Data(train=train, eval=images.fixed_binarization(test), transform=image.transform(shape),
-                       eval_transform=image.transform(shape), meta=meta, test=test)
+    return image_common.load_data(config, binarize_eval=True)
 
   def __init__(self, config, meta):
     self.config = config
