@@ -103,7 +103,7 @@ def images(c, name, arg, task):
   """What the image tasks share: 28x28 MNIST by default, sample-quality settings."""
   c.name = f"{name}:{arg}" if arg else name
   c.task = task
-  c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1))
+  c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1), levels=256)
   c.eval_quality_samples = 10_000  # `genjax eval`: FID/KID/IS of this many samples against the test set
   c.eval_classifier_steps = 1500   # training steps of the cached domain classifier
   c.eval_quality_periodic = 2000   # FID/KID/IS on this many samples at every periodic eval (0: off)
@@ -162,6 +162,7 @@ def image_vae(arg, name):
   """Defaults of the conv VAE on binarized 28x28 images (the canonical conv_vae at full size)."""
   c = images(base(), name, arg, "image_vae")
   c.model = dict(widths=(32, 64), latent=32)
+  c.likelihood = "bernoulli"  # or 'logistic' / 'gaussian' (discretized, data.levels levels)
   c.kl_warmup_steps = 2000
   c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
   c.batch_size = 128

@@ -1,4 +1,4 @@
-"""Image modality: uint8 [H, W, C] -> float32 in [0, 1] (optionally binarized), checked for shape."""
+"""Image modality: uint8 [H, W, C] -> {"image": float32 in [0, 1]} (optionally binarized), shape checked."""
 
 import numpy as np
 
@@ -17,9 +17,7 @@ def transform(shape, binarize=False):
     if image.shape != shape:
       raise UserError(f"image of shape {image.shape}, the config expects {shape}; set --config.data.shape "
                       f"or resize the data")
-    out = dict(example, image=image.astype(np.float32) / 255.0)
-    if binarize:
-      out["image"] = (out["image"] > 0.5).astype(np.float32)
-    return out
+    x = image.astype(np.float32) / 255.0
+    return {"image": (x > 0.5).astype(np.float32) if binarize else x}  # only arrays: TFDS adds string ids
 
   return apply

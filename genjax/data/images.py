@@ -6,12 +6,19 @@ from genjax.data import sources
 from genjax.errors import UserError
 
 
+SOURCES = ("mnist", "digits", "folder", "tfds")
+
+
 def load(data_cfg):
   if data_cfg.source == "mnist":
     return sources.mnist(data_cfg.path, "train"), sources.mnist(data_cfg.path, "test")
+  if data_cfg.source == "digits":
+    return sources.digits(data_cfg.path, "train"), sources.digits(data_cfg.path, "test")
+  if data_cfg.source == "folder":
+    return sources.image_folder(data_cfg.path, "train"), sources.image_folder(data_cfg.path, "test")
   if data_cfg.source == "tfds":
     return sources.tfds_source(data_cfg.tfds_name, "train"), sources.tfds_source(data_cfg.tfds_name, "test")
-  raise UserError(f"unknown image source {data_cfg.source!r}; set --config.data.source to 'mnist' or 'tfds'")
+  raise UserError(f"unknown image source {data_cfg.source!r}; set --config.data.source to one of {SOURCES}")
 
 
 def fixed_binarization(source, seed=0):
@@ -19,6 +26,10 @@ def fixed_binarization(source, seed=0):
   images = np.stack([source[i]["image"] for i in range(len(source))]).astype(np.float32) / 255.0
   binary = (np.random.default_rng(seed).random(images.shape) < images).astype(np.uint8) * 255
   return sources.ArraySource({"image": binary})
+
+
+def has_labels(source):
+  return "label" in (getattr(source, "arrays", None) or {})
 
 
 def labelled(source):

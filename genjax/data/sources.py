@@ -163,6 +163,47 @@ def mnist(path, split):
   return ArraySource({"image": images[..., None], "label": labels.astype(np.int32)})
 
 
+DIGITS_TEST = 300  # the last 300 of the 1,797 scikit-learn digits are held out
+
+
+def digits(path, split):
+  """scikit-learn's 8x8 digits (values 0-16) from `digits.csv.gz`, as uint8 round(v * 255 / 16): 17 levels."""
+  p = resolve(path) / "digits.csv.gz"
+  try:
+    table = np.loadtxt(p, delimiter=",", dtype=np.int64)
+  except (OSError, ValueError, EOFError) as e:
+    raise UserError(f"cannot read {p} ({e}); restore it from the dataset's checksums") from None
+  if table.ndim != 2 or table.shape[1] != 65 or table[:, :64].min() < 0 or table[:, :64].max() > 16:
+    raise UserError(f"{p}: expected rows of 64 pixel values 0-16 and a label, got shape {table.shape}")
+  rows = table[:-DIGITS_TEST] if split == "train" else table[-DIGITS_TEST:]
+  images = np.round(rows[:, :64] * 255 / 16).astype(np.uint8).reshape(-1, 8, 8, 1)
+  return ArraySource({"image": images, "label": rows[:, 64].astype(np.int32)})
+
+
+def image_folder(path, split):
+  """Every file in `path`/`split` (sorted) must be an image; [H, W] greyscale gets a channel axis."""
+  from PIL import Image, UnidentifiedImageError
+  d = resolve(path) / split
+  if not d.is_dir():
+    raise UserError(f"image folder {d} does not exist; put the {split} images in {d}/")
+  files = sorted(f for f in d.iterdir() if f.is_file())
+  if not files:
+    raise UserError(f"image folder {d} holds no files")
+  images = []
+  for f in files:
+    try:
+      with Image.open(f) as im:
+        a = np.asarray(im)
+    except (UnidentifiedImageError, OSError) as e:
+      raise UserError(f"{f} is not a readable image ({type(e).__name__}); remove it from {d}") from None
+    a = a[..., None] if a.ndim == 2 else a
+    if a.dtype != np.uint8 or (images and a.shape != images[0].shape):
+      raise UserError(f"{f}: {a.dtype} image of shape {a.shape}, unlike {files[0].name}; every image in {d} must "
+                      f"be 8-bit with the same height, width and channels")
+    images.append(a)
+  return ArraySource({"image": np.stack(images)})
+
+
 def read_wav(path):
   """A mono 16-bit PCM WAV as (float32 samples in [-1, 1], sample rate)."""
   try:

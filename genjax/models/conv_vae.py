@@ -1,7 +1,8 @@
 """Convolutional VAE for small images: strided convs down to a Gaussian posterior, transposed convs back up.
 
 Sized from config (`widths`, `latent`); with widths (32, 64) and latent 32 on 28x28x1 it is the canonical
-`conv_vae` of the benchmark suite. The decoder returns per-pixel logits: the likelihood lives in the task.
+`conv_vae` of the benchmark suite. The decoder returns `outputs` numbers per pixel channel (logits, or a
+location and log-scale): the likelihood lives in the task.
 """
 
 import jax
@@ -31,7 +32,7 @@ class Encoder(nnx.Module):
 
 
 class Decoder(nnx.Module):
-  def __init__(self, shape, widths, latent, *, rngs):
+  def __init__(self, shape, widths, latent, outputs=1, *, rngs):
     h, w, c = shape
     self.n = len(widths)
     self.start = (h // 2 ** self.n, w // 2 ** self.n, widths[-1])
@@ -39,7 +40,7 @@ class Decoder(nnx.Module):
     chans = (widths[-1], *reversed(widths))
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
       setattr(self, f"up{i}", layers.ConvTranspose(a, b, (3, 3), (2, 2), rngs=rngs))
-    self.out = layers.ConvTranspose(widths[0], c, (3, 3), (1, 1), rngs=rngs)
+    self.out = layers.ConvTranspose(widths[0], c * outputs, (3, 3), (1, 1), rngs=rngs)
 
   def __call__(self, z):
     x = jax.nn.relu(self.inp(z)).reshape(z.shape[0], *self.start)
@@ -49,9 +50,9 @@ class Decoder(nnx.Module):
 
 
 class ConvVAE(nnx.Module):
-  def __init__(self, shape, widths=(32, 64), latent=32, *, rngs):
+  def __init__(self, shape, widths=(32, 64), latent=32, outputs=1, *, rngs):
     h, w, _ = shape
     if h % 2 ** len(widths) or w % 2 ** len(widths):
       raise ValueError(f"image {shape} does not halve {len(widths)} times; use fewer widths")
     self.encoder = Encoder(shape, widths, latent, rngs=rngs)
-    self.decoder = Decoder(shape, widths, latent, rngs=rngs)
+    self.decoder = Decoder(shape, widths, latent, outputs, rngs=rngs)

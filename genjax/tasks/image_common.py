@@ -33,6 +33,9 @@ class ImageOutputs:
     classifier features, next to the real-data ceiling (test against train) so the numbers can be read."""
     cfg = self.config
     n = n or cfg.eval_quality_samples
+    if not (images.has_labels(data.train) and images.has_labels(data.test)):
+      log("FID/KID/IS skipped: genjax's domain classifier needs labelled in-memory images (mnist, digits)")
+      return {}
     train, test = images.labelled(data.train), images.labelled(data.test)
     name = f"{cfg.data.source}-{'x'.join(map(str, self.shape))}-{cfg.eval_classifier_steps}steps"
     clf = classifier.load_or_train(name, *train, *test, steps=cfg.eval_classifier_steps, log=log)

@@ -126,3 +126,32 @@ def test_unknown_tfds_dataset_is_a_user_error(tmp_path, monkeypatch):
   monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
   with pytest.raises(UserError, match="not available"):
     sources.tfds_source("mnist", "train")
+
+
+def write_png(path, array):
+  from PIL import Image
+  Image.fromarray(array).save(path)
+
+
+def test_image_folder_reads_images_and_names_bad_files(tmp_path):
+  (tmp_path / "train").mkdir()
+  for i in range(3):
+    write_png(tmp_path / "train" / f"{i}.png", np.full((6, 5), 40 * i, np.uint8))
+  src = sources.image_folder(str(tmp_path), "train")
+  assert src.arrays["image"].shape == (3, 6, 5, 1) and src[2]["image"][0, 0, 0] == 80
+  (tmp_path / "train" / "notes.txt").write_text("not an image")
+  with pytest.raises(UserError, match="notes.txt is not a readable image"):
+    sources.image_folder(str(tmp_path), "train")
+  (tmp_path / "train" / "notes.txt").unlink()
+  write_png(tmp_path / "train" / "3.png", np.zeros((6, 5, 3), np.uint8))
+  with pytest.raises(UserError, match=r"3.png: uint8 image of shape \(6, 5, 3\), unlike 0.png"):
+    sources.image_folder(str(tmp_path), "train")
+  with pytest.raises(UserError, match="does not exist"):
+    sources.image_folder(str(tmp_path), "test")
+
+
+def test_real_digits_split_and_levels(shared_data):
+  train, test = sources.digits("sklearn-digits", "train"), sources.digits("sklearn-digits", "test")
+  assert len(train) == 1497 and len(test) == 300 and train[0]["image"].shape == (8, 8, 1)
+  levels = np.round(train.arrays["image"] / 255 * 16)
+  assert np.allclose(levels * 255 / 16, train.arrays["image"], atol=0.5) and levels.max() == 16
