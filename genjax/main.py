@@ -36,6 +36,7 @@ def parse(argv):
   sa.add_argument("--length", type=int, default=None)
   sa.add_argument("--top-k", type=int, default=None)
   sa.add_argument("--seed", type=int, default=0)
+  sa.add_argument("--separate", action="store_true", help="image tasks: one PNG per image instead of a grid")
   ev = sub.add_parser("eval", help="score the whole held-out split with the latest checkpoint "
                                    "(--config.KEY=VALUE sets evaluation settings, e.g. eval_iw_samples)")
   ev.add_argument("--workdir", required=True)
@@ -117,7 +118,7 @@ def dispatch(args, rest, stream):
     print(f"done; samples in {os.path.join(args.workdir, 'samples')}")
   elif args.command == "sample":
     samples, path = trainer.sample(args.workdir, args.n, args.prompt, args.temperature, args.length, args.top_k,
-                                   args.seed)
+                                   args.seed, args.separate)
     if isinstance(samples, list):
       print("\n\n=====\n\n".join(samples))
     print(f"\n(written to {path})", file=sys.stderr)

@@ -54,6 +54,12 @@ class ImageOutputs:
     """A PNG grid at `stem`.png; returns its path."""
     return write_png(grid_image(samples), stem + ".png")
 
+  def write_images(self, samples, stem):
+    """One PNG per image, `stem`/0000.png, ...; returns the folder."""
+    for i, img in enumerate(samples):
+      write_png(Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img), os.path.join(stem, f"{i:04d}.png"))
+    return stem
+
 
 def check_request(n, temperature):
   if n < 1 or n > QUALITY_CHUNK:

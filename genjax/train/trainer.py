@@ -74,15 +74,19 @@ class Run:
       sums.append(self.eval_step(state, pipeline.to_global(batch, self.mesh)))
     return self.task.summarize(host_sum(sums))
 
-  def write_samples(self, params, step, rng, name=None, **overrides):
-    """Samples with the config's settings (CLI overrides on top); written on process 0 under samples/."""
+  def write_samples(self, params, step, rng, name=None, separate=False, **overrides):
+    """Samples with the config's settings (CLI overrides on top); written on process 0 under samples/, as
+    one file (a text or a PNG grid) or, with `separate`, one PNG per image in a folder."""
     unknown = sorted(set(overrides) - set(self.config.sample))
     if unknown:
       raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in unknown)} does not apply to the "
                       f"{self.config.task} task; its sampling settings are {sorted(self.config.sample)}")
+    if separate and not hasattr(self.task, "write_images"):
+      raise UserError(f"--separate writes one PNG per image; the {self.config.task} task does not make images")
     samples = self.task.sample(params, rng, **dict(self.config.sample.to_dict(), **overrides))
     stem = os.path.join(self.workdir, "samples", name or f"step_{step}")
-    path = self.task.write_samples(samples, stem) if jax.process_index() == 0 else stem
+    write = self.task.write_images if separate else self.task.write_samples
+    path = write(samples, stem) if jax.process_index() == 0 else stem
     return samples, path
 
 
@@ -238,12 +242,12 @@ def open_run(workdir, overrides=None):
   return run, state, step
 
 
-def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=None, seed=0):
+def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=None, seed=0, separate=False):
   run, state, step = open_run(workdir)
   overrides = {k: v for k, v in dict(n=n, prompt=prompt, temperature=temperature, length=length,
                                       top_k=top_k).items() if v is not None}
   return run.write_samples(state["params"], step, jax.random.PRNGKey(seed), name=f"sample_step_{step}",
-                           **overrides)
+                           separate=separate, **overrides)
 
 
 def evaluate(workdir, overrides=None):

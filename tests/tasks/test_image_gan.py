@@ -107,6 +107,9 @@ def test_gan_cli_train_resume_sample_eval(shared_data, tmp_path, repo_root, caps
   assert Image.open(os.path.join(workdir, "samples", "step_20.png")).size == (2 * 30 + 2, 2 * 30 + 2)
   assert run("sample", "--workdir", workdir, "-n", "9") == 0
   assert Image.open(os.path.join(workdir, "samples", "sample_step_20.png")).size == (3 * 30 + 2, 3 * 30 + 2)
+  assert run("sample", "--workdir", workdir, "-n", "3", "--separate", "--seed", "1") == 0
+  assert sorted(os.listdir(os.path.join(workdir, "samples", "sample_step_20"))) == ["0000.png", "0001.png", "0002.png"]
+  assert Image.open(os.path.join(workdir, "samples", "sample_step_20", "0002.png")).size == (28, 28)
   assert run("eval", "--workdir", workdir) == 0
   last = capsys.readouterr().out.strip().splitlines()[-1].split()
   metrics = dict(zip(last[::2], map(float, last[1::2])))

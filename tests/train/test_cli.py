@@ -92,6 +92,7 @@ def test_bad_inputs_fail_cleanly_and_touch_nothing(smoke_run, tmp_path, capsys):
   expect_user_error(capsys, *train, str(tmp_path / "c"), "--config.model.cell=tcn", match="model.cell")
   expect_user_error(capsys, "sample", "--workdir", smoke_run, "--prompt", "日本", match="never saw")
   expect_user_error(capsys, "sample", "--workdir", smoke_run, "--temperature", "-1", match="temperature")
+  expect_user_error(capsys, "sample", "--workdir", smoke_run, "--separate", match="does not make images")
   expect_user_error(capsys, "sample", "--workdir", str(tmp_path / "nothing"), match="train first")
   assert tree_digest(smoke_run) == before
   assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
