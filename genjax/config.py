@@ -114,7 +114,7 @@ def images(c, name, arg, task):
 def image_gan(arg, name):
   """Defaults of the DCGAN family on 28x28 images (the canonical dcgan at full size)."""
   c = images(base(), name, arg, "image_gan")
-  c.model = dict(g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False)
+  c.model = dict(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, d=32)
   c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999)
   c.batch_size = 64
   c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
@@ -125,7 +125,7 @@ def image_gan(arg, name):
     c.steps = 6000
     c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 1000
   elif arg == "smoke":
-    c.model = dict(g_widths=(8, 4), d_widths=(4, 8), z=8, spectral_norm=False)
+    c.model.update(g_widths=(8, 4), d_widths=(4, 8), z=8)
     c.steps, c.batch_size = 20, 16
     c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 100, 20
     c.sample.n = 4

@@ -11,7 +11,7 @@ import optax
 from jax import lax
 
 from genjax.config import require
-from genjax.models import dcgan
+from genjax.models import dcgan, wavegan
 from genjax.tasks import common, image_common
 from genjax.tasks.image_common import ImageOutputs, check_request, to_u8
 from genjax.train import optim
@@ -39,6 +39,13 @@ def g_loss(kind, d_fake):
   return jax.nn.softplus(-d_fake).mean() if kind == "non_saturating" else -d_fake.mean()
 
 
+def make_model(shape, m, rngs):
+  """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]."""
+  if m.arch == "wavegan":
+    return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], rngs=rngs)
+  return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, rngs=rngs)
+
+
 class ImageGANTask(ImageOutputs):
   PARAM_AXES = dcgan.PARAM_AXES
 
@@ -46,12 +53,15 @@ class ImageGANTask(ImageOutputs):
   def check_config(config):
     m, g = config.model, config.gan
     require(m.z >= 1, f"model.z={m.z} must be at least 1")
+    require(m.arch in ("dcgan", "wavegan"), f"model.arch={m.arch!r} must be 'dcgan' or 'wavegan'")
     require(g.loss in LOSSES, f"gan.loss={g.loss!r} must be one of {LOSSES}")
     require(g.n_critic >= 1 and config.batch_size % g.n_critic == 0,
             f"gan.n_critic={g.n_critic} must be at least 1 and divide batch_size={config.batch_size} (each "
             f"critic update takes its slice of the batch)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
-    require(len(config.data.shape) == 3, f"data.shape={config.data.shape} must be (height, width, channels)")
+    rank = 2 if m.arch == "wavegan" else 3
+    require(len(config.data.shape) == rank, f"data.shape={config.data.shape} must be "
+            f"{'(samples, channels)' if rank == 2 else '(height, width, channels)'} for model.arch={m.arch!r}")
 
   @staticmethod
   def load_data(config):
@@ -61,8 +71,7 @@ class ImageGANTask(ImageOutputs):
     self.config, self.gan = config, config.gan
     self.shape = tuple(meta["shape"])
     m = config.model
-    self.model = common.PureModel(lambda rngs: dcgan.DCGAN(
-        self.shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, rngs=rngs))
+    self.model = common.PureModel(lambda rngs: make_model(self.shape, m, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
                                 "d": optim.make(config.optim, config.steps * self.gan.n_critic)})
     self._generate = jax.jit(lambda params, z: self._bind(params, ema=True).g(z))
@@ -86,7 +95,7 @@ class ImageGANTask(ImageOutputs):
     loss = d_loss(self.gan.loss, d_real, d_fake).mean()
     gp = jnp.zeros(())
     if self.gan.loss == "wgan_gp":
-      t = jax.random.uniform(mix_rng, (real.shape[0], 1, 1, 1))
+      t = jax.random.uniform(mix_rng, (real.shape[0],) + (1,) * (real.ndim - 1))
       gp = gradient_penalty(model.d, t * real + (1 - t) * fake)
       loss = loss + self.gan.gp_weight * gp
     return loss, {"d_real": d_real.mean(), "d_fake": d_fake.mean(), "gp": gp,

@@ -1,0 +1,11 @@
+"""Canonical benchmark `conv_vae`: 28x28x1 Bernoulli, conv 32/64 (3x3, s2) -> latent 32 -> convT 64/32 (s2)
+-> convT 1 (s1) logits, ReLU, batch 128, Adam 1e-3.
+"""
+
+from genjax import config as common
+
+
+def get_config(arg=None):
+  c = common.image_vae(None, name="bench/conv_vae")
+  c.optim.update(lr=1e-3, warmup_steps=0, decay="constant", clip_norm=0.0)
+  return common.lock(c)

@@ -1,0 +1,11 @@
+"""Canonical benchmark `dcgan`: 28x28x1, z 100, G dense 7*7*128+BN -> convT 64 (4x4, s2)+BN -> convT 1 tanh;
+D conv 64/128 (4x4, s2) LeakyReLU 0.2 -> dense 1; non-saturating; Adam 2e-4 (0.5, 0.999); batch 64.
+"""
+
+from genjax import config as common
+
+
+def get_config(arg=None):
+  c = common.image_gan(None, name="bench/dcgan")
+  c.gan.n_critic = 1
+  return common.lock(c)

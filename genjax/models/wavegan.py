@@ -1,0 +1,66 @@
+"""WaveGAN (Donahue et al. 2019): 1-D transposed convolutions from a latent to a waveform, and a critic that
+mirrors them with strided 1-D convolutions.
+
+With d=32, z=100 on 8192-sample clips it is the canonical `wavegan` of the benchmark suite: G dense 16*(8d)
+-> convT kernel 25 at strides 4,4,4,4,2 with channels 4d, 2d, d, d/2, 1 (ReLU between, tanh out); D conv
+kernel 25 at strides 2,4,4,4,4 with channels d/2, d, 2d, 4d, 8d (LeakyReLU 0.2) -> dense 1.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from genjax.models import layers
+
+PARAM_AXES = ()
+STRIDES = (4, 4, 4, 4, 2)
+KERNEL = 25
+
+
+def _channels(d):
+  return (8 * d, 4 * d, 2 * d, d, d // 2)
+
+
+class Generator(nnx.Module):
+  def __init__(self, length, d=32, z=100, channels=1, *, rngs):
+    self.start = length // math.prod(STRIDES)
+    widths = (*_channels(d), channels)
+    self.inp = nnx.Linear(z, self.start * widths[0], rngs=rngs)
+    self.widths = widths
+    for i, (a, b, s) in enumerate(zip(widths, widths[1:], STRIDES)):
+      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (KERNEL,), (s,), rngs=rngs))
+
+  def __call__(self, z):
+    x = jax.nn.relu(self.inp(z).reshape(z.shape[0], self.start, self.widths[0]))
+    n = len(STRIDES)
+    for i in range(n):
+      x = getattr(self, f"up{i}")(x)
+      x = jnp.tanh(x) if i == n - 1 else jax.nn.relu(x)
+    return x
+
+
+class Discriminator(nnx.Module):
+  def __init__(self, length, d=32, channels=1, *, rngs):
+    widths = (channels, *reversed(_channels(d)))
+    strides = tuple(reversed(STRIDES))
+    for i, (a, b, s) in enumerate(zip(widths, widths[1:], strides)):
+      setattr(self, f"conv{i}", nnx.Conv(a, b, (KERNEL,), strides=s, padding="SAME", rngs=rngs))
+    self.n = len(strides)
+    self.out = nnx.Linear(length // math.prod(STRIDES) * widths[-1], 1, rngs=rngs)
+
+  def __call__(self, x, update_stats=False):
+    """x [B, T, C] in [-1, 1] -> [B]. (`update_stats` is accepted for the GAN task's interface.)"""
+    del update_stats
+    for i in range(self.n):
+      x = jax.nn.leaky_relu(getattr(self, f"conv{i}")(x), 0.2)
+    return self.out(x.reshape(x.shape[0], -1))[:, 0]
+
+
+class WaveGAN(nnx.Module):
+  def __init__(self, length=8192, d=32, z=100, channels=1, *, rngs):
+    if length % math.prod(STRIDES):
+      raise ValueError(f"clip length {length} must be a multiple of {math.prod(STRIDES)}")
+    self.g = Generator(length, d, z, channels, rngs=rngs)
+    self.d = Discriminator(length, d, channels, rngs=rngs)
+
