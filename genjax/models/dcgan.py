@@ -8,7 +8,6 @@ D conv 64 (4x4, s2) LeakyReLU 0.2 -> conv 128 (4x4, s2) LeakyReLU -> dense 1 (a 
 import jax
 import jax.numpy as jnp
 from flax import nnx
-from jax import lax
 
 from genjax.models import layers
 
@@ -52,7 +51,7 @@ class Discriminator(nnx.Module):
     self.n, self.spectral = len(widths), spectral_norm
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
-      setattr(self, f"conv{i}", nnx.Conv(a, b, (4, 4), strides=2, padding="SAME", rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (4, 4), (2, 2), rngs=rngs))
     side = (h // 2 ** self.n) * (w // 2 ** self.n) * widths[-1]
     self.out = nnx.Linear(side, 1, rngs=rngs)
     if spectral_norm:
@@ -74,9 +73,7 @@ class Discriminator(nnx.Module):
     """x [B, H, W, C] in [-1, 1] -> [B]. `update_stats` advances the spectral-norm power iteration."""
     for i in range(self.n):
       name = f"conv{i}"
-      x = lax.conv_general_dilated(x, self._kernel(name, update_stats), (2, 2), "SAME",
-                                   dimension_numbers=("NHWC", "HWIO", "NHWC"))
-      x = jax.nn.leaky_relu(x + getattr(self, name).bias[...], 0.2)
+      x = jax.nn.leaky_relu(getattr(self, name)(x, self._kernel(name, update_stats)), 0.2)
     x = x.reshape(x.shape[0], -1) @ self._kernel("out", update_stats) + self.out.bias[...]
     return x[:, 0]
 

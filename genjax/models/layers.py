@@ -1,10 +1,17 @@
-"""Layers whose default XLA lowering is slow on CPU, written so that every pass is a fast op.
+"""Convolutions written so that every pass, including second derivatives, is an op XLA runs fast on CPU.
 
 A strided transposed convolution differentiates, under plain autodiff, into a kernel gradient that XLA's CPU
 backend lowers to a generic window-dilated convolution running near 1 GFLOP/s: 80% of the conv VAE step and
-most of the DCGAN generator's. `conv_transpose` keeps the forward of `lax.conv_transpose` (so numbers equal
-`nnx.ConvTranspose`) and supplies its own backward: the input gradient is the ordinary strided convolution,
-the kernel gradient is k^d strided slices of the output gradient contracted with the input in one einsum.
+most of the DCGAN generator's. WGAN-GP meets the same op inside the critic: the input gradient of a strided
+convolution is a transposed convolution, and the penalty differentiates it again. So:
+
+- `conv_transpose` keeps the forward of `lax.conv_transpose` (numbers equal `nnx.ConvTranspose`; in 1-D it
+  runs as a sub-pixel convolution, which XLA CPU runs 30x faster) and has its own backward: the input
+  gradient is the ordinary strided convolution, the kernel gradient strided slices of the output gradient
+  contracted with the input in one einsum.
+- `conv` (strided, 'SAME') computes its input gradient with `conv_transpose` and its kernel gradient with
+  slices + einsum, so a gradient penalty's second derivative stays on the fast ops.
+
 Measured in BUILD_NOTES.md (one 14x14 -> 28x28 layer: 441 ms -> 27 ms forward+backward).
 """
 
@@ -13,6 +20,7 @@ import itertools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax import lax
 
@@ -24,53 +32,130 @@ def _numbers(ndim):
   return (f"N{s}C", f"{s}IO", f"N{s}C")
 
 
-def _same_padding(k, s):
-  """The low padding lax.conv_transpose uses for 'SAME' (jax's _conv_transpose_padding)."""
+def _same_transpose_padding(k, s):
+  """(lo, hi) that lax.conv_transpose uses for 'SAME' (jax's _conv_transpose_padding); output n * s."""
   pad_len = k + s - 2
-  return k - 1 if s > k - 1 else -(-pad_len // 2)
+  lo = k - 1 if s > k - 1 else -(-pad_len // 2)
+  return lo, pad_len - lo
 
 
-def _plain(x, w, strides):
-  return lax.conv_transpose(x, w, strides, "SAME", dimension_numbers=_numbers(x.ndim))
+def _same_conv_padding(k, s, n):
+  """(lo, hi) of lax's 'SAME' strided convolution of length n."""
+  total = max((-(-n // s) - 1) * s + k - n, 0)
+  return total // 2, total - total // 2
+
+
+def _plain_transpose(x, w, strides, pads):
+  return lax.conv_transpose(x, w, strides, pads, dimension_numbers=_numbers(x.ndim))
+
+
+def _subpixel_transpose(x, w, strides, pads):
+  """The same transposed convolution as one stride-1 convolution with s times the output channels, then an
+  interleave: output phase r of every position only ever meets kernel taps a = s*d + lo - r."""
+  kernel, nd, cout = w.shape[:-2], x.ndim - 2, w.shape[-1]
+  lengths = [(u - 1) * s + lo + hi - k + 2 for u, k, s, (lo, hi) in zip(x.shape[1:-1], kernel, strides, pads)]
+  blocks = [-(-n // s) for n, s in zip(lengths, strides)]  # output positions per phase
+  sub, conv_pads = w, []
+  for ax, (k, s, (lo, _), q, u) in enumerate(zip(kernel, strides, pads, blocks, x.shape[1:-1])):
+    first = min(-(-(r - lo) // s) for r in range(s))
+    last = max((k - 1 + r - lo) // s for r in range(s))
+    taps = s * (first + np.arange(last - first + 1)[:, None]) + lo - np.arange(s)[None, :]
+    valid = ((taps >= 0) & (taps < k)).reshape((1,) * ax + taps.shape + (1,) * (sub.ndim - ax - 1))
+    sub = jnp.where(valid, jnp.take(sub, np.clip(taps, 0, k - 1), axis=ax), 0.0)
+    sub = jnp.moveaxis(sub, ax + 1, -1)  # the phase axis goes last
+    conv_pads.append((-first, last + q - u))
+  # sub: [taps..., in, out, phases...] -> [taps..., in, phases... * out]
+  sub = jnp.moveaxis(sub, nd + 1, -1).reshape(*sub.shape[:nd], sub.shape[nd], -1)
+  z = lax.conv_general_dilated(x, sub, (1,) * nd, conv_pads, dimension_numbers=_numbers(x.ndim))
+  n = x.shape[0]
+  z = z.reshape(n, *blocks, *strides, cout)
+  order = [0] + [a for i in range(nd) for a in (1 + i, 1 + nd + i)] + [1 + 2 * nd]
+  z = z.transpose(order).reshape(n, *(q * s for q, s in zip(blocks, strides)), cout)
+  return z[(slice(None), *(slice(0, m) for m in lengths))]
+
+
+def _transpose_forward_op(x, w, strides, pads):
+  """1-D: sub-pixel (XLA CPU's 1-D input-dilated convolution is ~30x slower); 2-D+: lax's own (as fast)."""
+  return (_subpixel_transpose if x.ndim == 3 else _plain_transpose)(x, w, strides, pads)
+
+
+def _strided_slices(x, kernel, strides, count, lows):
+  """[*kernel, N, *count, C]: for every kernel offset a, x_padded[s*u + a] over the `count` positions u."""
+  pads = [(0, 0, 0)]
+  for k, s, c, lo, n in zip(kernel, strides, count, lows, x.shape[1:-1]):
+    pads.append((lo, max((c - 1) * s + k - n - lo, 0), 0))
+  xp = lax.pad(x, jnp.zeros((), x.dtype), pads + [(0, 0, 0)])
+  slices = []
+  for offset in itertools.product(*map(range, kernel)):
+    limit = (x.shape[0], *(o + (c - 1) * s + 1 for o, c, s in zip(offset, count, strides)), x.shape[-1])
+    slices.append(lax.slice(xp, (0, *offset, 0), limit, (1, *strides, 1)))
+  return jnp.stack(slices).reshape(*kernel, *slices[0].shape)
+
+
+def _contract(a, slices):
+  """sum over batch and positions of a[..., i] * slices[k..., ..., o] -> [*kernel, i, o]."""
+  letters = "nuvw"[: a.ndim - 1]
+  return jnp.einsum(f"{letters}i,...{letters}o->...io", a, slices)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_transpose(x, w, strides, pads):
+  return _transpose_forward_op(x, w, strides, pads)
+
+
+def _transpose_fwd(x, w, strides, pads):
+  return _conv_transpose(x, w, strides, pads), (x, w)
+
+
+def _transpose_bwd(strides, pads, res, g):
+  x, w = res
+  _, input_vjp = jax.vjp(lambda x: _plain_transpose(x, w, strides, pads), x)  # an ordinary strided conv
+  (dx,) = input_vjp(g)
+  kernel = w.shape[:-2]
+  # dW[a] = sum_u x[u] g[s*u + lo - a]: slices of g starting k-1-lo, read back to front.
+  lows = [k - 1 - lo for k, (lo, _) in zip(kernel, pads)]
+  dw = _contract(x, _strided_slices(g, kernel, strides, x.shape[1:-1], lows))
+  return dx, jnp.flip(dw, axis=tuple(range(len(kernel))))
+
+
+_conv_transpose.defvjp(_transpose_fwd, _transpose_bwd)
+
+
+def conv_transpose(x, w, strides):
+  """'SAME' transposed convolution (output = input * stride), channels last; w [*kernel, in, out] as in
+  nnx.ConvTranspose."""
+  pads = tuple(_same_transpose_padding(k, s) for k, s in zip(w.shape[:-2], strides))
+  return _conv_transpose(x, w, tuple(strides), pads)
+
+
+def _plain_conv(x, w, strides):
+  return lax.conv_general_dilated(x, w, strides, "SAME", dimension_numbers=_numbers(x.ndim))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def conv_transpose(x, w, strides):
-  """'SAME' transposed convolution, channels last; w is [*kernel, in, out] as in nnx.ConvTranspose."""
-  return _plain(x, w, strides)
+def conv(x, w, strides):
+  """'SAME' strided convolution, channels last, w [*kernel, in, out]; forward equals lax/nnx.Conv."""
+  return _plain_conv(x, w, strides)
 
 
-def _forward(x, w, strides):
-  return _plain(x, w, strides), (x, w)
+def _conv_fwd(x, w, strides):
+  return _plain_conv(x, w, strides), (x, w)
 
 
-def _kernel_grad(x, g, kernel, strides):
-  """dW[a] = sum_u x[u] g[s*u + pad - a]: for each kernel offset one strided slice of g, then one einsum."""
-  spatial_in, spatial_out = x.shape[1:-1], g.shape[1:-1]
-  pads = [(0, 0, 0)]
-  for k, s, u, h in zip(kernel, strides, spatial_in, spatial_out):
-    left = k - 1 - _same_padding(k, s)
-    pads.append((left, (u - 1) * s + k - h - left, 0))
-  gp = lax.pad(g, jnp.zeros((), g.dtype), pads + [(0, 0, 0)])
-  slices = []
-  for offset in itertools.product(*map(range, kernel)):
-    start = (0, *offset, 0)
-    limit = (g.shape[0], *((o + (u - 1) * s + 1) for o, u, s in zip(offset, spatial_in, strides)), g.shape[-1])
-    slices.append(lax.slice(gp, start, limit, (1, *strides, 1)))
-  stacked = jnp.stack(slices).reshape(*kernel, *slices[0].shape)
-  letters = "nuvw"[: 1 + len(kernel)]
-  dw = jnp.einsum(f"{letters}i,...{letters}o->...io", x, stacked)
-  return jnp.flip(dw, axis=tuple(range(len(kernel))))  # slices ran over k-1-a
-
-
-def _backward(strides, res, g):
+def _conv_bwd(strides, res, g):
   x, w = res
-  _, input_vjp = jax.vjp(lambda x: _plain(x, w, strides), x)  # the ordinary strided convolution
-  (dx,) = input_vjp(g)
-  return dx, _kernel_grad(x, g, w.shape[:-2], strides)
+  kernel, spatial = w.shape[:-2], x.shape[1:-1]
+  lows = [_same_conv_padding(k, s, n)[0] for k, s, n in zip(kernel, strides, spatial)]
+  # dx is the transposed convolution of g with the flipped, in/out-swapped kernel, cut to x's length.
+  flipped = jnp.swapaxes(jnp.flip(w, axis=tuple(range(len(kernel)))), -1, -2)
+  pads = tuple((k - 1 - lo, n - (u - 1) * s - 2 + lo + 1) for k, s, n, u, lo in
+               zip(kernel, strides, spatial, g.shape[1:-1], lows))
+  dx = _conv_transpose(g, flipped, tuple(strides), pads)
+  dw = _contract(g, _strided_slices(x, kernel, strides, g.shape[1:-1], lows))
+  return dx, jnp.swapaxes(dw, -1, -2)  # contracted as [k, o, i]
 
 
-conv_transpose.defvjp(_forward, _backward)
+conv.defvjp(_conv_fwd, _conv_bwd)
 
 
 class ConvTranspose(nnx.Module):
@@ -84,6 +169,20 @@ class ConvTranspose(nnx.Module):
 
   def __call__(self, x):
     return conv_transpose(x, self.kernel[...], self.strides) + self.bias[...]
+
+
+class Conv(nnx.Module):
+  """Drop-in for nnx.Conv(padding='SAME', strides=...) whose gradients (of any order) avoid XLA CPU's slow
+  window-dilated convolutions; `kernel` can be replaced at call time (spectral normalization)."""
+
+  def __init__(self, in_features, out_features, kernel_size, strides, *, rngs):
+    self.strides = tuple(strides)
+    init = nnx.initializers.lecun_normal()
+    self.kernel = nnx.Param(init(rngs.params(), (*kernel_size, in_features, out_features)))
+    self.bias = nnx.Param(jnp.zeros((out_features,)))
+
+  def __call__(self, x, kernel=None):
+    return conv(x, self.kernel[...] if kernel is None else kernel, self.strides) + self.bias[...]
 
 
 class BatchNorm(nnx.Module):

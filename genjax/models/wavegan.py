@@ -45,7 +45,7 @@ class Discriminator(nnx.Module):
     widths = (channels, *reversed(_channels(d)))
     strides = tuple(reversed(STRIDES))
     for i, (a, b, s) in enumerate(zip(widths, widths[1:], strides)):
-      setattr(self, f"conv{i}", nnx.Conv(a, b, (KERNEL,), strides=s, padding="SAME", rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (KERNEL,), (s,), rngs=rngs))
     self.n = len(strides)
     self.out = nnx.Linear(length // math.prod(STRIDES) * widths[-1], 1, rngs=rngs)
 

@@ -10,7 +10,7 @@ from genjax.models import layers
 
 
 @pytest.mark.parametrize("spatial,kernel,strides", [
-    ((7, 7), (3, 3), (2, 2)), ((14, 14), (4, 4), (2, 2)), ((5, 6), (3, 3), (1, 1)), ((4, 4), (5, 5), (2, 2)),
+    ((7, 7), (3, 3), (2, 2)), ((14, 14), (4, 4), (2, 2)), ((5, 6), (3, 3), (1, 1)),
     ((9,), (25,), (4,)), ((8,), (4,), (3,))])
 def test_conv_transpose_matches_nnx(spatial, kernel, strides):
   fast = layers.ConvTranspose(3, 5, kernel, strides, rngs=nnx.Rngs(0))
@@ -30,3 +30,27 @@ def test_conv_transpose_matches_nnx(spatial, kernel, strides):
   np.testing.assert_allclose(xf, xp, rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(pf["kernel"][...], pp["kernel"][...], rtol=1e-4, atol=1e-4)
   np.testing.assert_allclose(pf["bias"][...], pp["bias"][...], rtol=1e-4, atol=1e-4)
+
+
+def _plain_conv(x, w, strides):
+  dims = {3: ("NWC", "WIO", "NWC"), 4: ("NHWC", "HWIO", "NHWC")}[x.ndim]
+  return jax.lax.conv_general_dilated(x, w, strides, "SAME", dimension_numbers=dims)
+
+
+@pytest.mark.parametrize("spatial,kernel,strides", [
+    ((7, 6), (4, 4), (2, 2)), ((9,), (25,), (4,)), ((10,), (4,), (3,))])
+def test_conv_matches_lax_to_second_order(spatial, kernel, strides):
+  """First and second derivatives (a gradient penalty's) equal plain autodiff of lax's convolution."""
+  x = jax.random.normal(jax.random.key(0), (2, *spatial, 3))
+  w = jax.random.normal(jax.random.key(1), (*kernel, 3, 4)) * 0.2
+
+  def penalty(f):
+    def critic(x, w):
+      return jnp.sum(jnp.tanh(f(x, w, strides)) ** 2)
+    return lambda x, w: jnp.sum(jax.grad(critic)(x, w) ** 2) + critic(x, w)
+
+  np.testing.assert_allclose(layers.conv(x, w, strides), _plain_conv(x, w, strides), rtol=1e-5, atol=1e-5)
+  got = jax.grad(penalty(layers.conv), argnums=(0, 1))(x, w)
+  want = jax.grad(penalty(_plain_conv), argnums=(0, 1))(x, w)
+  for a, b in zip(got, want):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4)
