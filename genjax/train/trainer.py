@@ -27,7 +27,7 @@ RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_ev
 
 
 # Keys `genjax eval` may set on a trained run: they change how it is scored, not what was trained.
-EVAL_KEYS = {"eval_iw_samples", "batch_size", "eval_quality_samples", "eval_classifier_steps"}
+EVAL_KEYS = {"eval_iw_samples", "batch_size", "eval_quality_samples", "eval_classifier_steps", "eval_images"}
 
 
 class Run:
@@ -254,7 +254,9 @@ def evaluate(workdir, overrides=None):
   """The whole held-out split; writes workdir/eval_step_N.json and returns the metrics."""
   run, state, step = open_run(workdir, overrides)
   data = tasks.get(run.config.task).load_data(run.config)
-  result = {k: float(v) for k, v in run.evaluate(state, data.eval, data.eval_transform).items()}
+  subset = run.config.get("eval_images", 0)  # the first N held-out examples, for costly bounds; 0: all
+  batches = -(-subset // run.config.batch_size) if subset else None
+  result = {k: float(v) for k, v in run.evaluate(state, data.eval, data.eval_transform, batches).items()}
   if hasattr(run.task, "quality"):  # families that generate samples: FID/KID/IS on a domain classifier
     result.update({k: float(v) for k, v in run.task.quality(state["params"], data).items()})
   if hasattr(run.task, "write_figures") and jax.process_index() == 0:

@@ -68,3 +68,5 @@ def test_pixel_rnn_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsy
   metrics = dict(zip(last[::2], map(float, last[1::2])))
   assert metrics["images"] == 10000 and 50 < metrics["nll"] < 784 * np.log(2)  # better than coin flips
   assert metrics["bits_per_dim"] == pytest.approx(metrics["nll"] / (784 * np.log(2)), abs=1e-4)
+  assert run("eval", "--workdir", workdir, "--config.batch_size=400", "--config.eval_images=600") == 0
+  assert " images 600.0000 " in capsys.readouterr().out  # the first 600 test images: two batches, one padded
