@@ -53,3 +53,18 @@ def to_global(batch, mesh):
   """Per-process numpy batch -> global jax.Arrays sharded over 'data' (same code on 1 or N hosts)."""
   sharding = batch_sharding(mesh)
   return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v)) for k, v in batch.items()}
+
+
+class Head:
+  """The first n examples of a random-access source."""
+
+  def __init__(self, source, n):
+    self.source, self.n = source, min(n, len(source))
+
+  def __len__(self):
+    return self.n
+
+  def __getitem__(self, i):
+    if not 0 <= i < self.n:
+      raise IndexError(i)
+    return self.source[i]

@@ -255,8 +255,8 @@ def evaluate(workdir, overrides=None):
   run, state, step = open_run(workdir, overrides)
   data = tasks.get(run.config.task).load_data(run.config)
   subset = run.config.get("eval_images", 0)  # the first N held-out examples, for costly bounds; 0: all
-  batches = -(-subset // run.config.batch_size) if subset else None
-  result = {k: float(v) for k, v in run.evaluate(state, data.eval, data.eval_transform, batches).items()}
+  source = pipeline.Head(data.eval, subset) if subset else data.eval
+  result = {k: float(v) for k, v in run.evaluate(state, source, data.eval_transform).items()}
   if hasattr(run.task, "quality"):  # families that generate samples: FID/KID/IS on a domain classifier
     result.update({k: float(v) for k, v in run.task.quality(state["params"], data).items()})
   if hasattr(run.task, "write_figures") and jax.process_index() == 0:
