@@ -111,6 +111,16 @@ def images(c, name, arg, task):
   return c
 
 
+def image_smoke(c, quality_periodic=100):
+  """The :smoke settings every image task shares: 20 steps of 16 images, tiny evaluations."""
+  c.steps, c.batch_size = 20, 16
+  c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, quality_periodic, 20
+  c.sample.n = 4
+  c.eval_batches = 2
+  c.optim.warmup_steps = 2
+  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+
+
 def image_gan(arg, name):
   """Defaults of the DCGAN family on 28x28 images (the canonical dcgan at full size)."""
   c = images(base(), name, arg, "image_gan")
@@ -126,11 +136,7 @@ def image_gan(arg, name):
     c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 1000
   elif arg == "smoke":
     c.model.update(g_widths=(8, 4), d_widths=(4, 8), z=8)
-    c.steps, c.batch_size = 20, 16
-    c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 100, 20
-    c.sample.n = 4
-    c.eval_batches = 2
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+    image_smoke(c)
   return c
 
 
@@ -149,12 +155,7 @@ def pixel_rnn(arg, name):
     c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 500
   elif arg == "smoke":
     c.model = dict(cell="lstm", hidden=16, layers=1, head=16)
-    c.steps, c.batch_size = 20, 16
-    c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 0, 20
-    c.sample.n = 4
-    c.eval_batches = 2
-    c.optim.warmup_steps = 2
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+    image_smoke(c, quality_periodic=0)
   return c
 
 
@@ -175,10 +176,6 @@ def image_vae(arg, name):
     c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 500
   elif arg == "smoke":
     c.model = dict(widths=(4, 8), latent=4)
-    c.steps, c.kl_warmup_steps, c.batch_size, c.eval_iw_samples = 20, 5, 16, 4
-    c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 100, 20
-    c.sample.n = 4
-    c.eval_batches = 2
-    c.optim.warmup_steps = 2
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+    c.kl_warmup_steps, c.eval_iw_samples = 5, 4
+    image_smoke(c)
   return c
