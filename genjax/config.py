@@ -179,3 +179,28 @@ def image_vae(arg, name):
     c.kl_warmup_steps, c.eval_iw_samples = 5, 4
     image_smoke(c)
   return c
+
+
+def saved(config_json):
+  """A run's saved config as a dict, with keys added to genjax since it was trained filled in from its
+  family's defaults: old runs keep resuming, sampling and evaluating after an upgrade."""
+  import json
+  saved_dict = json.loads(config_json)
+  family = FAMILIES.get(saved_dict.get("task"))
+  if family is None:
+    return saved_dict
+  return _fill_missing(saved_dict, json.loads(family(None, saved_dict.get("name", "")).to_json_best_effort()))
+
+
+def _fill_missing(have, defaults):
+  out = dict(have)
+  for key, value in defaults.items():
+    if key not in out:
+      out[key] = value
+    elif isinstance(value, dict) and isinstance(out[key], dict):
+      out[key] = _fill_missing(out[key], value)
+  return out
+
+
+FAMILIES = {"char_rnn": char_rnn, "image_vae": image_vae, "image_gan": image_gan, "pixel_rnn": pixel_rnn}
+

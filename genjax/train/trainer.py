@@ -91,7 +91,7 @@ class Run:
 
 
 def check_same_experiment(saved_json, config):
-  saved = json.loads(saved_json)
+  saved = genjax_config.saved(saved_json)
   now = json.loads(config.to_json_best_effort())
   diff = sorted(k for k in set(saved) | set(now) if k not in RESUMABLE_KEYS and saved.get(k) != now.get(k))
   if diff:
@@ -227,7 +227,7 @@ def open_run(workdir, overrides=None):
   step, meta = ckpts.newest_meta()
   if step is None:
     raise UserError(f"{workdir}/checkpoints holds no complete checkpoint yet; wait for the first save")
-  config = ml_collections.ConfigDict(json.loads(meta["config"]))
+  config = ml_collections.ConfigDict(genjax_config.saved(meta["config"]))
   for key, value in (overrides or {}).items():
     if key.split(".")[0] not in RESUMABLE_KEYS | EVAL_KEYS:
       raise UserError(f"--config.{key} cannot change for a trained run; only evaluation settings can")

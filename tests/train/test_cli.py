@@ -128,3 +128,17 @@ def test_a_run_from_8_devices_samples_on_1(smoke_run, repo_root):
                          "--length", "20"], capture_output=True, text=True, cwd=repo_root, env=env, timeout=180)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.count("=====") == 2
+
+
+def test_runs_saved_before_a_new_config_key_still_open():
+  """A run trained before genjax added a key (here model.arch, eval_quality_periodic) gets the default."""
+  import json
+
+  from genjax import config as genjax_config
+  old = json.loads(genjax_config.image_gan("cpu", "gan_mnist:cpu").to_json_best_effort())
+  del old["model"]["arch"], old["eval_quality_periodic"]
+  old["model"]["z"] = 64  # what the run did set is kept
+  filled = genjax_config.saved(json.dumps(old))
+  assert filled["model"]["arch"] == "dcgan" and filled["eval_quality_periodic"] == 2000
+  assert filled["model"]["z"] == 64
+  assert genjax_config.saved(json.dumps({"task": "elsewhere", "x": 1})) == {"task": "elsewhere", "x": 1}
