@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import sys
-import time
 
 import grain
 import jax
