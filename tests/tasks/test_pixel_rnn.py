@@ -59,8 +59,11 @@ def test_train_step_lowers_the_nll():
 def test_pixel_rnn_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "prnn")
-  run = lambda *a: cli.main(list(a), stream=io.StringIO())  # noqa: E731
+  progress = io.StringIO()
+  run = lambda *a: cli.main(list(a), stream=progress)  # noqa: E731
+  assert run("train", "--config", "configs/pixel_rnn_mnist.py:smoke", "--workdir", workdir, "--config.steps=10") == 0
   assert run("train", "--config", "configs/pixel_rnn_mnist.py:smoke", "--workdir", workdir) == 0
+  assert "resuming at step 10" in progress.getvalue()
   assert run("sample", "--workdir", workdir, "-n", "4") == 0
   assert Image.open(os.path.join(workdir, "samples", "sample_step_20.png")).size == (2 * 30 + 2, 2 * 30 + 2)
   assert run("eval", "--workdir", workdir, "--config.batch_size=1000") == 0
