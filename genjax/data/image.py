@@ -1,4 +1,4 @@
-"""Image modality: uint8 [H, W, C] -> {"image": float32 in [0, 1]} (optionally binarized), shape checked."""
+"""Image modality: uint8 [H, W, C] -> {"image": float32 in [0, 1], "label"?} (optionally binarized), shape checked."""
 
 import numpy as np
 
@@ -18,6 +18,9 @@ def transform(shape, binarize=False):
       raise UserError(f"image of shape {image.shape}, the config expects {shape}; set --config.data.shape "
                       f"or resize the data")
     x = image.astype(np.float32) / 255.0
-    return {"image": (x > 0.5).astype(np.float32) if binarize else x}  # only arrays: TFDS adds string ids
+    out = {"image": (x > 0.5).astype(np.float32) if binarize else x}
+    if "label" in example:  # kept for conditional models; other features (TFDS string ids) are dropped
+      out["label"] = np.int32(example["label"])
+    return out
 
   return apply
