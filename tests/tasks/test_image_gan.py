@@ -62,7 +62,7 @@ def strokes(n=16, seed=0):
 
 
 def test_wgan_gp_step_with_spectral_norm_and_critic_steps():
-  task = make_task(**{"gan.loss": "wgan_gp", "gan.n_critic": 2, "model.spectral_norm": True})
+  task = make_task(**{"gan.loss": "wgan_gp", "gan.n_critic": 2, "model.spectral_norm": True, "optim.warmup_steps": 0})
   state = task.init(jax.random.PRNGKey(0))
   u0 = state["stats"]["d"]["conv0_u"]
   g0, ema0 = state["params"]["g"], state["params"]["g_ema"]
