@@ -43,15 +43,16 @@ class Generator(nnx.Module):
 
 class Discriminator(nnx.Module):
   """Strided convs to one output per image. With `spectral_norm`, every weight is divided by its largest
-  singular value (one power iteration per update, its vector kept as model state)."""
+  singular value (one power iteration per update, its vector kept as model state). `second_order` for
+  losses that differentiate the critic's input gradient (WGAN-GP), see layers.Conv."""
 
-  def __init__(self, shape, widths, spectral_norm=False, *, rngs):
+  def __init__(self, shape, widths, spectral_norm=False, second_order=False, *, rngs):
     check_shape(shape, widths)
     h, w, c = shape
     self.n, self.spectral = len(widths), spectral_norm
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
-      setattr(self, f"conv{i}", layers.Conv(a, b, (4, 4), (2, 2), rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (4, 4), (2, 2), second_order, rngs=rngs))
     side = (h // 2 ** self.n) * (w // 2 ** self.n) * widths[-1]
     self.out = nnx.Linear(side, 1, rngs=rngs)
     if spectral_norm:
@@ -79,6 +80,7 @@ class Discriminator(nnx.Module):
 
 
 class DCGAN(nnx.Module):
-  def __init__(self, shape, g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, *, rngs):
+  def __init__(self, shape, g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False,
+               second_order=False, *, rngs):
     self.g = Generator(shape, g_widths, z, rngs=rngs)
-    self.d = Discriminator(shape, d_widths, spectral_norm, rngs=rngs)
+    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, rngs=rngs)

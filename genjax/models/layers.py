@@ -172,17 +172,19 @@ class ConvTranspose(nnx.Module):
 
 
 class Conv(nnx.Module):
-  """Drop-in for nnx.Conv(padding='SAME', strides=...) whose gradients (of any order) avoid XLA CPU's slow
-  window-dilated convolutions; `kernel` can be replaced at call time (spectral normalization)."""
+  """Drop-in for nnx.Conv(padding='SAME', strides=...); `kernel` can be replaced at call time (spectral
+  normalization). With `second_order` its gradients of any order avoid XLA CPU's slow window-dilated
+  convolutions (for gradient penalties); without, it is lax's convolution, whose first-order gradients XLA
+  already runs fast (the DCGAN step is ~15% faster that way)."""
 
-  def __init__(self, in_features, out_features, kernel_size, strides, *, rngs):
-    self.strides = tuple(strides)
+  def __init__(self, in_features, out_features, kernel_size, strides, second_order=True, *, rngs):
+    self.strides, self.op = tuple(strides), conv if second_order else _plain_conv
     init = nnx.initializers.lecun_normal()
     self.kernel = nnx.Param(init(rngs.params(), (*kernel_size, in_features, out_features)))
     self.bias = nnx.Param(jnp.zeros((out_features,)))
 
   def __call__(self, x, kernel=None):
-    return conv(x, self.kernel[...] if kernel is None else kernel, self.strides) + self.bias[...]
+    return self.op(x, self.kernel[...] if kernel is None else kernel, self.strides) + self.bias[...]
 
 
 class BatchNorm(nnx.Module):

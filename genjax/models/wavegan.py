@@ -41,11 +41,11 @@ class Generator(nnx.Module):
 
 
 class Discriminator(nnx.Module):
-  def __init__(self, length, d=32, channels=1, *, rngs):
+  def __init__(self, length, d=32, channels=1, second_order=True, *, rngs):
     widths = (channels, *reversed(_channels(d)))
     strides = tuple(reversed(STRIDES))
     for i, (a, b, s) in enumerate(zip(widths, widths[1:], strides)):
-      setattr(self, f"conv{i}", layers.Conv(a, b, (KERNEL,), (s,), rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (KERNEL,), (s,), second_order, rngs=rngs))
     self.n = len(strides)
     self.out = nnx.Linear(length // math.prod(STRIDES) * widths[-1], 1, rngs=rngs)
 
@@ -58,9 +58,9 @@ class Discriminator(nnx.Module):
 
 
 class WaveGAN(nnx.Module):
-  def __init__(self, length=8192, d=32, z=100, channels=1, *, rngs):
+  def __init__(self, length=8192, d=32, z=100, channels=1, second_order=True, *, rngs):
     if length % math.prod(STRIDES):
       raise ValueError(f"clip length {length} must be a multiple of {math.prod(STRIDES)}")
     self.g = Generator(length, d, z, channels, rngs=rngs)
-    self.d = Discriminator(length, d, channels, rngs=rngs)
+    self.d = Discriminator(length, d, channels, second_order, rngs=rngs)
 

@@ -39,11 +39,12 @@ def g_loss(kind, d_fake):
   return jax.nn.softplus(-d_fake).mean() if kind == "non_saturating" else -d_fake.mean()
 
 
-def make_model(shape, m, rngs):
+def make_model(shape, m, loss, rngs):
   """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]."""
+  second_order = loss == "wgan_gp"  # the penalty differentiates the critic's input gradient
   if m.arch == "wavegan":
-    return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], rngs=rngs)
-  return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, rngs=rngs)
+    return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, rngs=rngs)
+  return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order, rngs=rngs)
 
 
 class ImageGANTask(ImageOutputs):
@@ -71,7 +72,7 @@ class ImageGANTask(ImageOutputs):
     self.config, self.gan = config, config.gan
     self.shape = tuple(meta["shape"])
     m = config.model
-    self.model = common.PureModel(lambda rngs: make_model(self.shape, m, rngs))
+    self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan.loss, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
                                 "d": optim.make(config.optim, config.steps * self.gan.n_critic)})
     self._generate = jax.jit(lambda params, z: self._bind(params, ema=True).g(z))

@@ -33,9 +33,10 @@ def smoke(*overrides):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [SMOKE, "configs/gan_mnist.py:smoke"], ids=["rnn", "gan"])
-def test_exact_resume_under_kill_9(tmp_path, repo_root, config):
-  """Ten SIGKILLs at seeded random moments; the restarted runs end bit-identical to an uninterrupted one."""
+@pytest.mark.parametrize("config,n_kills", [(SMOKE, 10), ("configs/gan_mnist.py:smoke", 6)], ids=["rnn", "gan"])
+def test_exact_resume_under_kill_9(tmp_path, repo_root, config, n_kills):
+  """SIGKILLs at seeded random moments; the restarted runs end bit-identical to an uninterrupted one. (Fewer
+  for the GAN, whose restarts cost more: the suite stays under 10 minutes.)"""
   if "mnist" in config and sources.data_dir() is None:
     pytest.skip("MNIST not found: set GENJAX_DATA_DIR")
   args = ["train", "--config", config, "--config.steps=200", "--config.ckpt_every=3", "--config.log_every=3",
@@ -44,7 +45,7 @@ def test_exact_resume_under_kill_9(tmp_path, repo_root, config):
   assert ref.returncode == 0, ref.stdout[-2000:] + ref.stderr[-2000:]
   workdir = str(tmp_path / "killed")
   rng, kills, in_save, resumed_at = random.Random(20261129), 0, 0, [0]
-  while kills < 10:
+  while kills < n_kills:
     proc, lines = procs.start(repo_root, *args, "--workdir", workdir), []
     if not procs.wait_for_line(proc, "first step", lines):
       assert proc.wait() == 0, "".join(lines)
@@ -58,7 +59,7 @@ def test_exact_resume_under_kill_9(tmp_path, repo_root, config):
     resumed_at.append(int(start.split("at step ")[1].split()[0]))
   final = procs.run(repo_root, *args, "--workdir", workdir)
   assert final.returncode == 0, final.stdout[-2000:] + final.stderr[-2000:]
-  assert kills >= 10
+  assert kills >= n_kills
   assert resumed_at == sorted(resumed_at)  # never resumed from an older step than the previous run did
   got, want = procs.info(repo_root, workdir), procs.info(repo_root, str(tmp_path / "ref"))
   assert got["step"] == want["step"] == "200"
