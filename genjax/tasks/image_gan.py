@@ -2,7 +2,8 @@
 
 Both networks, their optimizer states, the EMA generator and the spectral-norm vectors live in one train
 state, and one jitted `train_step` runs n_critic critic updates (each on its slice of the batch) and one
-generator update. Samples come from the EMA generator, which is smoother than the raw one.
+generator update. Samples come from the EMA generator, which is smoother than the raw one. `model.arch`
+picks DCGAN (images [H, W, C]) or WaveGAN (waveforms [T, C], the architecture the audio task will train).
 """
 
 import jax

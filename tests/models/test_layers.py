@@ -10,8 +10,7 @@ from genjax.models import layers
 
 
 @pytest.mark.parametrize("spatial,kernel,strides", [
-    ((7, 7), (3, 3), (2, 2)), ((14, 14), (4, 4), (2, 2)), ((5, 6), (3, 3), (1, 1)),
-    ((9,), (25,), (4,)), ((8,), (4,), (3,))])
+    ((7, 7), (3, 3), (2, 2)), ((5, 6), (4, 4), (2, 2)), ((9,), (25,), (4,)), ((8,), (4,), (3,))])
 def test_conv_transpose_matches_nnx(spatial, kernel, strides):
   fast = layers.ConvTranspose(3, 5, kernel, strides, rngs=nnx.Rngs(0))
   plain = nnx.ConvTranspose(3, 5, kernel, strides=strides, padding="SAME", rngs=nnx.Rngs(1))
@@ -38,7 +37,7 @@ def _plain_conv(x, w, strides):
 
 
 @pytest.mark.parametrize("spatial,kernel,strides", [
-    ((7, 6), (4, 4), (2, 2)), ((9,), (25,), (4,)), ((10,), (4,), (3,))])
+    ((7, 6), (4, 4), (2, 2)), ((10,), (4,), (3,))])
 def test_conv_matches_lax_to_second_order(spatial, kernel, strides):
   """First and second derivatives (a gradient penalty's) equal plain autodiff of lax's convolution."""
   x = jax.random.normal(jax.random.key(0), (2, *spatial, 3))

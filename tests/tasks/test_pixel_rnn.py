@@ -19,9 +19,8 @@ def make_task(shape=(28, 28, 1), **over):
   return PixelRNNTask(c, {"shape": list(shape)})
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_likelihood_is_exact_probabilities_sum_to_one(cell):
-  task = make_task((2, 3, 1), model=dict(cell=cell, hidden=8, layers=2, head=8))
+def test_likelihood_is_exact_probabilities_sum_to_one():
+  task = make_task((2, 3, 1), model=dict(cell="gru", hidden=8, layers=2, head=8))  # the LSTM: tests below
   params = task.model.init(jax.random.PRNGKey(0))
   every = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=6))).reshape(64, 2, 3, 1)
   probs = jnp.exp(-task._nll(params, every))
