@@ -1,4 +1,3 @@
-import io
 import os
 
 import jax
@@ -8,11 +7,11 @@ import pytest
 from PIL import Image
 
 from genjax import config as common
-from genjax import main as cli
 from genjax.errors import UserError
 from genjax.models import layers
 from genjax.tasks import image_gan
 from genjax.tasks.image_gan import ImageGANTask
+from tests.tasks.smoke_cli import train_twice
 
 
 def make_task(**over):
@@ -98,12 +97,7 @@ def test_bad_gan_settings_are_user_errors():
 def test_gan_cli_train_resume_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "gan")
-  progress = io.StringIO()
-  run = lambda *a: cli.main(list(a), stream=progress)  # noqa: E731
-  args = ("train", "--config", "configs/gan_mnist.py:smoke", "--workdir", workdir)
-  assert run(*args, "--config.steps=10") == 0
-  assert run(*args) == 0
-  assert "resuming at step 10" in progress.getvalue()
+  run = train_twice("configs/gan_mnist.py:smoke", workdir)
   assert Image.open(os.path.join(workdir, "samples", "step_20.png")).size == (2 * 30 + 2, 2 * 30 + 2)
   assert run("sample", "--workdir", workdir, "-n", "9") == 0
   assert Image.open(os.path.join(workdir, "samples", "sample_step_20.png")).size == (3 * 30 + 2, 3 * 30 + 2)

@@ -12,6 +12,7 @@ from genjax import main as cli
 from genjax.data import images, sources
 from genjax.errors import UserError
 from genjax.tasks.image_common import grid_image
+from tests.tasks.smoke_cli import train_twice
 from genjax.tasks.image_vae import ImageVAETask
 
 
@@ -88,11 +89,7 @@ def test_bad_iw_samples_is_a_user_error():
 def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "vae")
-  progress = io.StringIO()
-  run = lambda *a: cli.main(list(a), stream=progress)  # noqa: E731
-  assert run("train", "--config", "configs/vae_mnist.py:smoke", "--workdir", workdir, "--config.steps=10") == 0
-  assert run("train", "--config", "configs/vae_mnist.py:smoke", "--workdir", workdir) == 0
-  assert "resuming at step 10" in progress.getvalue()
+  run = train_twice("configs/vae_mnist.py:smoke", workdir)
   grid = Image.open(os.path.join(workdir, "samples", "step_20.png"))
   assert grid.size == (2 * 30 + 2, 2 * 30 + 2)
   assert run("sample", "--workdir", workdir, "-n", "9") == 0

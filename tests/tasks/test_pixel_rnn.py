@@ -1,4 +1,3 @@
-import io
 import itertools
 import os
 
@@ -9,8 +8,8 @@ import pytest
 from PIL import Image
 
 from genjax import config as common
-from genjax import main as cli
 from genjax.tasks.pixel_rnn import PixelRNNTask
+from tests.tasks.smoke_cli import train_twice
 
 
 def make_task(shape=(28, 28, 1), **over):
@@ -58,11 +57,7 @@ def test_train_step_lowers_the_nll():
 def test_pixel_rnn_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "prnn")
-  progress = io.StringIO()
-  run = lambda *a: cli.main(list(a), stream=progress)  # noqa: E731
-  assert run("train", "--config", "configs/pixel_rnn_mnist.py:smoke", "--workdir", workdir, "--config.steps=10") == 0
-  assert run("train", "--config", "configs/pixel_rnn_mnist.py:smoke", "--workdir", workdir) == 0
-  assert "resuming at step 10" in progress.getvalue()
+  run = train_twice("configs/pixel_rnn_mnist.py:smoke", workdir)
   assert run("sample", "--workdir", workdir, "-n", "4") == 0
   assert Image.open(os.path.join(workdir, "samples", "sample_step_20.png")).size == (2 * 30 + 2, 2 * 30 + 2)
   assert run("eval", "--workdir", workdir, "--config.batch_size=1000") == 0
