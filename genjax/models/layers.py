@@ -158,8 +158,8 @@ def _conv_bwd(strides, res, g):
 conv.defvjp(_conv_fwd, _conv_bwd)
 
 
-class ConvTranspose(nnx.Module):
-  """Drop-in for nnx.ConvTranspose(padding='SAME') with the same parameters ('kernel', 'bias') and outputs."""
+class _Strided(nnx.Module):
+  """The parameters nnx.Conv / nnx.ConvTranspose have ('kernel' [*kernel, in, out], lecun-normal; 'bias')."""
 
   def __init__(self, in_features, out_features, kernel_size, strides, *, rngs):
     self.strides = tuple(strides)
@@ -167,21 +167,23 @@ class ConvTranspose(nnx.Module):
     self.kernel = nnx.Param(init(rngs.params(), (*kernel_size, in_features, out_features)))
     self.bias = nnx.Param(jnp.zeros((out_features,)))
 
+
+class ConvTranspose(_Strided):
+  """Drop-in for nnx.ConvTranspose(padding='SAME') with the same parameters ('kernel', 'bias') and outputs."""
+
   def __call__(self, x):
     return conv_transpose(x, self.kernel[...], self.strides) + self.bias[...]
 
 
-class Conv(nnx.Module):
+class Conv(_Strided):
   """Drop-in for nnx.Conv(padding='SAME', strides=...); `kernel` can be replaced at call time (spectral
   normalization). With `second_order` its gradients of any order avoid XLA CPU's slow window-dilated
   convolutions (for gradient penalties); without, it is lax's convolution, whose first-order gradients XLA
   already runs fast (the DCGAN step is ~15% faster that way)."""
 
   def __init__(self, in_features, out_features, kernel_size, strides, second_order=True, *, rngs):
-    self.strides, self.op = tuple(strides), conv if second_order else _plain_conv
-    init = nnx.initializers.lecun_normal()
-    self.kernel = nnx.Param(init(rngs.params(), (*kernel_size, in_features, out_features)))
-    self.bias = nnx.Param(jnp.zeros((out_features,)))
+    super().__init__(in_features, out_features, kernel_size, strides, rngs=rngs)
+    self.op = conv if second_order else _plain_conv
 
   def __call__(self, x, kernel=None):
     return self.op(x, self.kernel[...] if kernel is None else kernel, self.strides) + self.bias[...]
