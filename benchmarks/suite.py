@@ -1,13 +1,18 @@
-"""The benchmark suite: the five canonical models' training steps on one CPU/accelerator device.
+"""The benchmark suite: the five canonical models' training steps, data pipelines and samplers on one device.
 
-  python benchmarks/suite.py                        everything, as a table (and JSON lines with --json)
+  python benchmarks/suite.py                        everything, as tables (and JSON lines with --json)
   python benchmarks/suite.py --model conv_vae [--steps 20] --json     one model, one JSON line
 
-Each model is the real task's jitted train_step on one device, on synthetic inputs of the canonical shape
-(data loading excluded): median step time over `--steps` timed steps after two warm-up steps, each blocked
-on, compile time, parameters, FLOPs per step from XLA's cost analysis, and achieved FLOP/s as a fraction of
-this machine's float32 matmul peak (measured here). Run it by hand on an idle machine (other processes
-distort CPU timings badly); paste the output into BUILD_NOTES.md.
+Each model is the real task's jitted train_step on one device: first on synthetic inputs of the canonical
+shape (data loading excluded), then fed by genjax's grain pipeline from the real dataset (included: the
+batch is read, transformed, batched and put on the device inside the timed step). Step time is the median of
+`--steps` timed steps after two warm-up steps, each blocked on; also compile time, parameters, FLOPs per
+step from XLA's cost analysis, and achieved FLOP/s as a fraction of this machine's float32 matmul peak
+(measured here). Then the data pipeline alone per modality, against the fastest model that consumes it, and
+the samplers: characters/s (char_lstm), audio samples/s and real-time factor (sample_rnn, 8 kHz; RTF is wall
+seconds per second of audio generated, below 1 is faster than real time), images/s (dcgan).
+Run it by hand on an idle machine (other processes distort CPU timings badly); paste the output into
+BUILD_NOTES.md.
 """
 
 import argparse
@@ -21,20 +26,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+import feeds
 from genjax import tasks
 from genjax.main import load_config
 
 MODELS = ("char_lstm", "conv_vae", "dcgan", "wavegan", "sample_rnn")
+PIPELINE_BY = {"text": "char_lstm", "image": "conv_vae", "audio": "sample_rnn"}  # whose data each modality times
+SAMPLING = {"char_lstm": (32, 1000), "sample_rnn": (16, 8000), "dcgan": (1024, None)}  # (samples, steps) a call
 
 
-def timed(fn, *args, steps):
-  """Median seconds of `steps` calls after two warm-up calls; each call blocked on."""
+def timed(call, steps):
+  """Median seconds of `steps` calls of `call()` after two warm-up calls; each call blocked on."""
   for _ in range(2):
-    jax.block_until_ready(fn(*args))
+    jax.block_until_ready(call())
   times = []
   for _ in range(steps):
     t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
+    jax.block_until_ready(call())
     times.append(time.perf_counter() - t0)
   return statistics.median(times)
 
@@ -42,7 +50,8 @@ def timed(fn, *args, steps):
 def matmul_peak(n=2048, steps=10):
   """float32 FLOP/s of one large jitted matmul: this machine's practical peak."""
   a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-  return 2 * n ** 3 / timed(jax.jit(lambda a: a @ a), a, steps=steps)
+  matmul = jax.jit(lambda a: a @ a)
+  return 2 * n ** 3 / timed(lambda: matmul(a), steps)
 
 
 def setup(name):
@@ -59,7 +68,8 @@ def setup(name):
   return config, task, {"image": jnp.asarray(rng.random((config.batch_size, *shape)), jnp.float32)}
 
 
-def bench_model(name, steps, peak):
+def bench_model(name, steps, peak, real_data):
+  """The model's training step on synthetic inputs and (with `real_data`) fed by its data pipeline."""
   config, task, batch = setup(name)
   state = task.init(jax.random.key(0))
   params = sum(x.size for x in jax.tree.leaves(state["params"]))
@@ -72,10 +82,52 @@ def bench_model(name, steps, peak):
   def step(batch):
     holder[0], metrics = compiled(holder[0], batch)
     return metrics
-  seconds = timed(step, batch, steps=steps)
-  return {"model": name, "examples_per_s": config.batch_size / seconds, "step_ms_median": 1e3 * seconds,
-          "compile_s": compile_s, "params": int(params), "flops_per_step": flops,
-          "flop_fraction_of_peak": flops / seconds / peak, "batch": config.batch_size}
+  seconds = timed(lambda: step(batch), steps)
+  row = {"model": name, "examples_per_s": config.batch_size / seconds, "step_ms_median": 1e3 * seconds,
+         "compile_s": compile_s, "params": int(params), "flops_per_step": flops,
+         "flop_fraction_of_peak": flops / seconds / peak, "batch": config.batch_size}
+  if real_data:
+    stream = feeds.batches(name, config, task)
+    seconds = timed(lambda: step(jax.device_put(next(stream))), steps)
+    row.update(examples_per_s_with_data=config.batch_size / seconds, step_ms_median_with_data=1e3 * seconds)
+  if name in SAMPLING:
+    row.update(sampling_speed(name, task, holder[0]["params"]))
+  return row
+
+
+def sampling_speed(name, task, params, repeats=3):
+  """Units generated per second by the task's own sampler (what `genjax sample` runs)."""
+  n, length = SAMPLING[name]
+  rng = jax.random.key(1)
+  if length is None:
+    call = lambda: task.sample(params, rng, n)  # noqa: E731
+  else:  # the synthetic vocabulary has no newline: prime on its first symbol
+    call = lambda: task.sample(params, rng, n, length, prompt=task.vocab.chars[0])  # noqa: E731
+  call()  # compiles
+  seconds = statistics.median(_seconds(call) for _ in range(repeats))
+  if name == "dcgan":
+    return {"images_per_s": n / seconds}
+  rate = n * length / seconds
+  if name == "char_lstm":
+    return {"chars_per_s": rate}
+  return {"audio_samples_per_s": rate, "real_time_factor": feeds.AUDIO_RATE / rate}
+
+
+def _seconds(call):
+  t0 = time.perf_counter()
+  call()
+  return time.perf_counter() - t0
+
+
+def bench_pipeline(modality, batches=200):
+  """Examples/s of one modality's data pipeline alone: read, transform, shuffle, batch (numpy, host)."""
+  name = PIPELINE_BY[modality]
+  config, task, _ = setup(name)
+  stream = feeds.batches(name, config, task)
+  feeds.drain(stream, 10)  # threads started, buffers full
+  t0 = time.perf_counter()
+  examples = feeds.drain(stream, batches)
+  return {"pipeline": modality, "examples_per_s": examples / (time.perf_counter() - t0), "batch": config.batch_size}
 
 
 def machine():
@@ -85,23 +137,43 @@ def machine():
 
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("--model", choices=MODELS, action="append", help="repeatable; default: all five")
+  p.add_argument("--model", choices=MODELS, action="append", help="repeatable; default: all five and the pipelines")
   p.add_argument("--steps", type=int, default=20)
-  p.add_argument("--json", action="store_true", help="one JSON line per model")
+  p.add_argument("--synthetic-only", action="store_true", help="skip everything that reads the datasets")
+  p.add_argument("--json", action="store_true", help="one JSON line per model and pipeline")
   args = p.parse_args()
   peak = matmul_peak()
-  rows = [bench_model(name, args.steps, peak) for name in (args.model or MODELS)]
+  rows = [bench_model(name, args.steps, peak, not args.synthetic_only) for name in (args.model or MODELS)]
+  pipes = [] if args.model or args.synthetic_only else [bench_pipeline(m) for m in PIPELINE_BY]
+  for pipe in pipes:
+    consumers = [r["examples_per_s"] for r in rows if feeds.MODALITY[r["model"]] == pipe["pipeline"]]
+    pipe.update(fastest_model_examples_per_s=max(consumers), times_fastest_model=pipe["examples_per_s"] / max(consumers))
   if args.json:
-    for row in rows:
+    for row in rows + pipes:
       print(json.dumps(dict(row, peak_flops=peak)))
-    return
-  print(f"{machine()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s; median of {args.steps} steps")
-  print(f"{'model':<11} {'batch':>5} {'examples/s':>11} {'step ms':>9} {'compile s':>9} {'params':>10} "
-        f"{'GFLOP/step':>10} {'of peak':>8}")
+  else:
+    print_tables(rows, pipes, peak, args.steps)
+
+
+def print_tables(rows, pipes, peak, steps):
+  print(f"{machine()}; float32 matmul peak {peak / 1e9:.1f} GFLOP/s; median of {steps} steps")
+  print(f"{'model':<11} {'batch':>5} {'examples/s':>11} {'step ms':>9} {'with data':>10} {'compile s':>9} "
+        f"{'params':>10} {'GFLOP/step':>10} {'of peak':>8}")
   for r in rows:
     print(f"{r['model']:<11} {r['batch']:>5} {r['examples_per_s']:>11.1f} {r['step_ms_median']:>9.1f} "
-          f"{r['compile_s']:>9.1f} {r['params']:>10,} {r['flops_per_step'] / 1e9:>10.2f} "
-          f"{r['flop_fraction_of_peak']:>8.1%}")
+          f"{r.get('examples_per_s_with_data', float('nan')):>10.1f} {r['compile_s']:>9.1f} {r['params']:>10,} "
+          f"{r['flops_per_step'] / 1e9:>10.2f} {r['flop_fraction_of_peak']:>8.1%}")
+  for r in pipes:
+    print(f"pipeline {r['pipeline']:<6} {r['examples_per_s']:>10.0f} examples/s = {r['times_fastest_model']:.0f}x "
+          f"the fastest {r['pipeline']} model")
+  for r in rows:
+    if "chars_per_s" in r:
+      print(f"sampling {r['model']}: {r['chars_per_s']:,.0f} characters/s")
+    if "audio_samples_per_s" in r:
+      print(f"sampling {r['model']}: {r['audio_samples_per_s']:,.0f} audio samples/s, real-time factor "
+            f"{r['real_time_factor']:.3f} at {feeds.AUDIO_RATE} Hz")
+    if "images_per_s" in r:
+      print(f"sampling {r['model']}: {r['images_per_s']:,.0f} images/s")
 
 
 if __name__ == "__main__":

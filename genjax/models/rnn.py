@@ -3,11 +3,14 @@
 Each layer keeps its gates on their own axis (`[in, gate, hidden]` kernels), so sharding 'hidden' over the
 'model' mesh axis gives every device whole slices of every gate and the gate arithmetic needs no
 communication. The input projection of all time steps is one matmul outside the recurrence; the scan carries
-only the hidden-to-hidden matmul.
+only the hidden-to-hidden matmul, forward and (see `recurrence`) backward.
 """
+
+import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 GATES = {"lstm": 4, "gru": 3}
@@ -48,28 +51,108 @@ class Recurrent(nnx.Module):
 
   def __call__(self, x, carry):
     xi = jnp.einsum("btf,fgh->tbgh", x, self.wi[...]) + self.b[...]
-    wh = self.wh[...]
-    step = self._lstm_step if self.cell == "lstm" else self._gru_step
-    carry, ys = jax.lax.scan(lambda c, xt: step(c, xt, wh), carry, xi)
+    w = (self.wh[...],) if self.cell == "lstm" else (self.wh[...], self.bhn[...])
+    ys, carry = recurrence(CELLS[self.cell], xi, w, carry)
     return jnp.swapaxes(ys, 0, 1), carry
 
-  @staticmethod
-  def _lstm_step(carry, xt, wh):
-    h, c = carry
-    z = xt + jnp.einsum("bh,hgk->bgk", h, wh)
-    i, f, g, o = jax.nn.sigmoid(z[:, 0]), jax.nn.sigmoid(z[:, 1]), jnp.tanh(z[:, 2]), jax.nn.sigmoid(z[:, 3])
-    c = f * c + i * g
-    h = o * jnp.tanh(c)
-    return (h, c), h
 
-  def _gru_step(self, carry, xt, wh):
+class LSTMCell:
+  """LSTM step and its hand-written backward step; `w` is (wh,)."""
+
+  TANH_GATE = np.array([False, False, True, False])[:, None]  # gate order i, f, g, o
+
+  @classmethod
+  def step(cls, carry, xt, w):
+    h, c = carry
+    z = xt + jnp.einsum("bh,hgk->bgk", h, w[0])
+    a = jnp.where(cls.TANH_GATE, jnp.tanh(z), jax.nn.sigmoid(z))
+    c = a[:, 1] * c + a[:, 0] * a[:, 2]
+    tc = jnp.tanh(c)
+    return (a[:, 3] * tc, c), (a, tc)
+
+  @staticmethod
+  def grad_step(dcarry, prev, res, wh_t):
+    """(dh, dc) of this step's output carry -> (those of its input carry, d pre-activations (input, recurrent))."""
+    dh, dc = dcarry
+    (a, tc), c_prev = res, prev[1]
+    i, f, g, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+    dc = dc + dh * o * (1 - tc * tc)
+    dz = jnp.stack([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                    dh * tc * o * (1 - o)], axis=1)
+    return (jnp.einsum("bgk,gkh->bh", dz, wh_t), dc * f), (dz, dz)
+
+  @staticmethod
+  def weight_grads(h_prev, dzh):
+    return (jnp.einsum("tbh,tbgk->hgk", h_prev, dzh),)
+
+
+class GRUCell:
+  """GRU step (reset gate applied after the recurrent matmul, as cuDNN) and its backward; `w` is (wh, bhn)."""
+
+  @staticmethod
+  def step(carry, xt, w):
     (h,) = carry
-    zh = jnp.einsum("bh,hgk->bgk", h, wh)
-    r = jax.nn.sigmoid(xt[:, 0] + zh[:, 0])
-    u = jax.nn.sigmoid(xt[:, 1] + zh[:, 1])
-    n = jnp.tanh(xt[:, 2] + r * (zh[:, 2] + self.bhn[...]))
-    h = (1 - u) * n + u * h
-    return (h,), h
+    zh = jnp.einsum("bh,hgk->bgk", h, w[0])
+    r, u = jax.nn.sigmoid(xt[:, 0] + zh[:, 0]), jax.nn.sigmoid(xt[:, 1] + zh[:, 1])
+    hn = zh[:, 2] + w[1]
+    n = jnp.tanh(xt[:, 2] + r * hn)
+    return ((1 - u) * n + u * h,), (r, u, n, hn)
+
+  @staticmethod
+  def grad_step(dcarry, prev, res, wh_t):
+    (dh,), (h_prev,) = dcarry, prev
+    r, u, n, hn = res
+    dan = dh * (1 - u) * (1 - n * n)
+    dar, dau = dan * hn * r * (1 - r), dh * (h_prev - n) * u * (1 - u)
+    dxi = jnp.stack([dar, dau, dan], axis=1)
+    dzh = jnp.stack([dar, dau, dan * r], axis=1)
+    return (dh * u + jnp.einsum("bgk,gkh->bh", dzh, wh_t),), (dxi, dzh)
+
+  @staticmethod
+  def weight_grads(h_prev, dzh):
+    return jnp.einsum("tbh,tbgk->hgk", h_prev, dzh), dzh[:, :, 2].sum((0, 1))
+
+
+CELLS = {"lstm": LSTMCell, "gru": GRUCell}
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def recurrence(cell, xi, w, carry):
+  """Scan `cell` over time: xi [T, B, gates, H] input pre-activations -> (hidden states [T, B, H], carry).
+
+  Autodiff of a scan accumulates the recurrent weight gradient inside the loop, one skinny [H, B] x [B, gH]
+  matmul per step; the custom backward pass runs only the hidden-to-hidden chain in reverse and sums the
+  weight gradient afterwards as one [H, T*B] x [T*B, gH] matmul, as cuDNN and oneDNN do.
+  """
+  carry, (ys, _, _) = _forward(cell, xi, w, carry)
+  return ys, carry
+
+
+def _forward(cell, xi, w, carry):
+  def step(c, xt):
+    new, res = cell.step(c, xt, w)
+    return new, (new[0], c, res)
+  return jax.lax.scan(step, carry, xi)
+
+
+def _recurrence_fwd(cell, xi, w, carry):
+  carry, (ys, prevs, res) = _forward(cell, xi, w, carry)
+  return (ys, carry), (w, prevs, res)
+
+
+def _recurrence_bwd(cell, saved, grads):
+  w, prevs, res = saved
+  dys, dcarry = grads
+  wh_t = jnp.transpose(w[0], (1, 2, 0))  # [gates, H, H_in]: transposed once, outside the loop
+
+  def step(dc, inp):
+    dy, prev, r = inp
+    return cell.grad_step((dc[0] + dy, *dc[1:]), prev, r, wh_t)
+  dcarry0, (dxi, dzh) = jax.lax.scan(step, dcarry, (dys, prevs, res), reverse=True)
+  return dxi, cell.weight_grads(prevs[0], dzh), dcarry0
+
+
+recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 
 def _orthogonal_gates(key, gates, hidden):
