@@ -56,11 +56,11 @@ class PixelRNN(nnx.Module):
 
   def context(self, rows_above, carry):
     """[B, T, pixels] rows -> ([B, T, hidden] context, carry): the recurrence over rows."""
-    x, out = rows_above, []
+    x, out = jnp.swapaxes(rows_above, 0, 1), []
     for i in range(self.layers):
       x, c = getattr(self, f"rnn{i}")(x, carry[i])
       out.append(c)
-    return x, out
+    return jnp.swapaxes(x, 0, 1), out
 
   def __call__(self, x):
     """Binary images [B, H, W, C] -> per-pixel logits of the same shape (pixel i conditioned on pixels < i)."""

@@ -28,7 +28,8 @@ PARAM_AXES = (
 
 
 class Recurrent(nnx.Module):
-  """One LSTM or GRU layer over [batch, time, features]."""
+  """One LSTM or GRU layer over time-major [time, batch, features]: each step reads and writes contiguous
+  [batch, ...] blocks, and no [B, T] <-> [T, B] transposes of the activations are needed around the scan."""
 
   def __init__(self, cell, features, hidden, *, rngs):
     if cell not in GATES:
@@ -50,10 +51,9 @@ class Recurrent(nnx.Module):
     return (h, h) if self.cell == "lstm" else (h,)
 
   def __call__(self, x, carry):
-    xi = jnp.einsum("btf,fgh->tbgh", x, self.wi[...]) + self.b[...]
+    xi = jnp.einsum("tbf,fgh->tbgh", x, self.wi[...]) + self.b[...]
     w = (self.wh[...],) if self.cell == "lstm" else (self.wh[...], self.bhn[...])
-    ys, carry = recurrence(CELLS[self.cell], xi, w, carry)
-    return jnp.swapaxes(ys, 0, 1), carry
+    return recurrence(CELLS[self.cell], xi, w, carry)
 
 
 class LSTMCell:
@@ -72,18 +72,19 @@ class LSTMCell:
 
   @staticmethod
   def grad_step(dcarry, prev, res, wh_t):
-    """(dh, dc) of this step's output carry -> (those of its input carry, d pre-activations (input, recurrent))."""
+    """(dh, dc) of this step's output carry -> (those of its input carry, (d input pre-activations, None)):
+    the recurrent pre-activations get the same gradient, so nothing else is kept."""
     dh, dc = dcarry
     (a, tc), c_prev = res, prev[1]
     i, f, g, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
     dc = dc + dh * o * (1 - tc * tc)
     dz = jnp.stack([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
                     dh * tc * o * (1 - o)], axis=1)
-    return (jnp.einsum("bgk,gkh->bh", dz, wh_t), dc * f), (dz, dz)
+    return (jnp.einsum("bgk,gkh->bh", dz, wh_t), dc * f), (dz, None)
 
   @staticmethod
-  def weight_grads(h_prev, dzh):
-    return (jnp.einsum("tbh,tbgk->hgk", h_prev, dzh),)
+  def weight_grads(h_prev, dxi, _):
+    return (jnp.einsum("tbh,tbgk->hgk", h_prev, dxi),)
 
 
 class GRUCell:
@@ -105,12 +106,14 @@ class GRUCell:
     dan = dh * (1 - u) * (1 - n * n)
     dar, dau = dan * hn * r * (1 - r), dh * (h_prev - n) * u * (1 - u)
     dxi = jnp.stack([dar, dau, dan], axis=1)
-    dzh = jnp.stack([dar, dau, dan * r], axis=1)
-    return (dh * u + jnp.einsum("bgk,gkh->bh", dzh, wh_t),), (dxi, dzh)
+    dhn = dan * r  # the recurrent pre-activations' gradient differs from dxi only in the n gate
+    dzh = jnp.stack([dar, dau, dhn], axis=1)
+    return (dh * u + jnp.einsum("bgk,gkh->bh", dzh, wh_t),), (dxi, dhn)
 
   @staticmethod
-  def weight_grads(h_prev, dzh):
-    return jnp.einsum("tbh,tbgk->hgk", h_prev, dzh), dzh[:, :, 2].sum((0, 1))
+  def weight_grads(h_prev, dxi, dhn):
+    dwh = jnp.einsum("tbh,tbgk->hgk", h_prev, dxi).at[:, 2].set(jnp.einsum("tbh,tbk->hk", h_prev, dhn))
+    return dwh, dhn.sum((0, 1))
 
 
 CELLS = {"lstm": LSTMCell, "gru": GRUCell}
@@ -148,8 +151,8 @@ def _recurrence_bwd(cell, saved, grads):
   def step(dc, inp):
     dy, prev, r = inp
     return cell.grad_step((dc[0] + dy, *dc[1:]), prev, r, wh_t)
-  dcarry0, (dxi, dzh) = jax.lax.scan(step, dcarry, (dys, prevs, res), reverse=True)
-  return dxi, cell.weight_grads(prevs[0], dzh), dcarry0
+  dcarry0, (dxi, extra) = jax.lax.scan(step, dcarry, (dys, prevs, res), reverse=True)
+  return dxi, cell.weight_grads(prevs[0], dxi, extra), dcarry0
 
 
 recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
@@ -180,14 +183,14 @@ class CharRNN(nnx.Module):
   def __call__(self, tokens, carry=None, dropout_rng=None):
     """tokens int [B, T] -> (logits [B, T, V], carry). Dropout is on only when `dropout_rng` is given."""
     carry = self.zero_carry(tokens.shape[0]) if carry is None else carry
-    x = self.embed(tokens)
+    x = self.embed(tokens.T)  # time-major from here to the logits
     new_carry = []
     for i, (rnn, c) in enumerate(zip(self.rnns(), carry)):
       x = self._drop(x, dropout_rng, i)
       x, c = rnn(x, c)
       new_carry.append(c)
     x = self._drop(x, dropout_rng, self.layers)
-    return self.head(x), tuple(new_carry)
+    return jnp.swapaxes(self.head(x), 0, 1), tuple(new_carry)
 
   def _drop(self, x, rng, i):
     if rng is None or self.dropout == 0:

@@ -23,16 +23,16 @@ def test_shapes_and_carry_continuation(cell):
 
 def test_lstm_matches_textbook_equations():
   layer = rnn.Recurrent("lstm", 3, 4, rngs=nnx.Rngs(0))
-  x = jax.random.normal(jax.random.PRNGKey(2), (2, 5, 3))
+  x = jax.random.normal(jax.random.PRNGKey(2), (5, 2, 3))  # time-major
   ys, _ = layer(x, layer.zero_carry(2))
   wi, wh, b = layer.wi[...], layer.wh[...], layer.b[...]
   h = c = np.zeros((2, 4))
   for t in range(5):
-    z = [x[:, t] @ wi[:, k] + h @ wh[:, k] + b[k] for k in range(4)]
+    z = [x[t] @ wi[:, k] + h @ wh[:, k] + b[k] for k in range(4)]
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     c = sig(z[1]) * c + sig(z[0]) * np.tanh(z[2])
     h = sig(z[3]) * np.tanh(c)
-    np.testing.assert_allclose(ys[:, t], h, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ys[t], h, rtol=1e-5, atol=1e-5)
 
 
 def test_dropout_only_with_a_key():
