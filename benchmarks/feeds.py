@@ -27,7 +27,7 @@ def source_and_transform(name, config, task):
 def batches(name, config, task, seed=0):
   """Endless shuffled numpy batches of the model's training data, as the trainer reads them."""
   source, transform = source_and_transform(name, config, task)
-  return pipeline.train_iterator(source, transform, config.batch_size, seed)
+  return pipeline.train_iterator(source, transform, config.batch_size, seed, threads=config.data_threads)
 
 
 def drain(iterator, n):

@@ -88,7 +88,8 @@ def bench_model(name, steps, peak, real_data):
          "flop_fraction_of_peak": flops / seconds / peak, "batch": config.batch_size}
   if real_data:
     stream = feeds.batches(name, config, task)
-    seconds = timed(lambda: step(jax.device_put(next(stream))), steps)
+    fetch = lambda: jax.device_put({k: v for k, v in next(stream).items() if k in batch})  # noqa: E731 (no labels)
+    seconds = timed(lambda: step(fetch()), steps)
     row.update(examples_per_s_with_data=config.batch_size / seconds, step_ms_median_with_data=1e3 * seconds)
   if name in SAMPLING:
     row.update(sampling_speed(name, task, holder[0]["params"]))

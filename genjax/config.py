@@ -39,7 +39,7 @@ def base():
   c.sample_every = 1000
   c.ckpt_every = 1000
   c.keep_ckpts = 3
-  c.data_threads = 2
+  c.data_threads = 1          # grain prefetch threads: per-example work holds the GIL, so more threads slow it
   # A step with a NaN/Inf loss or gradient is dropped; 'halt' stops after `patience` in a row, 'skip' never.
   c.nonfinite = dict(policy="halt", patience=10)
   return c

@@ -19,7 +19,7 @@ def local_batch_size(global_batch, process_count):
   return global_batch // process_count
 
 
-def train_iterator(source, transform, global_batch, seed, process_index=0, process_count=1, threads=2):
+def train_iterator(source, transform, global_batch, seed, process_index=0, process_count=1, threads=1):
   """Endless shuffled batches of this process's slice `source[process_index::process_count]`."""
   ds = grain.MapDataset.source(source)[process_index::process_count]
   if len(ds) == 0:
