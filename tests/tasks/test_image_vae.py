@@ -55,11 +55,11 @@ def test_importance_weighting_tightens_the_bound(task):
   for _ in range(20):
     state, _ = step(state, {"image": strokes()})
   batch = {"image": strokes(8, seed=1), "weight": jnp.ones(8)}
-  loose = make_task(eval_iw_samples=1).eval_step(state, batch)
-  tight = make_task(eval_iw_samples=50).eval_step(state, batch)
+  loose = jax.jit(make_task(eval_iw_samples=1).eval_step)(state, batch)
+  tight = jax.jit(make_task(eval_iw_samples=50).eval_step)(state, batch)
   assert float(tight["nll_iw"]) < float(loose["nll_iw"])
   assert float(tight["nll_iw"]) <= float(tight["neg_elbo"]) + 1e-3 * 8
-  padded = task.eval_step(state, {"image": batch["image"], "weight": jnp.array([1.0] * 4 + [0.0] * 4)})
+  padded = jax.jit(task.eval_step)(state, {"image": batch["image"], "weight": jnp.array([1.0] * 4 + [0.0] * 4)})
   assert float(padded["images"]) == 4
 
 
