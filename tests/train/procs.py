@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+from genjax.train import trainer
+
 SMOKE = "configs/char_rnn_pydoc.py:smoke"
 
 
@@ -38,7 +40,6 @@ def wait_for_line(proc, needle, lines):
   return False
 
 
-def info(repo_root, workdir):
-  out = run(repo_root, "info", "--workdir", workdir)
-  assert out.returncode == 0, out.stderr[-2000:]
-  return dict(line.split(": ", 1) for line in out.stdout.strip().splitlines())
+def info(workdir):
+  """What `genjax info` prints, computed in this process (a child would pay a JAX start-up for each)."""
+  return {k: str(v) for k, v in trainer.info(workdir).items()}

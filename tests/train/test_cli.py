@@ -62,6 +62,10 @@ def test_sample_and_eval_from_the_workdir(smoke_run, capsys):
   loss = float(out.split("loss ")[1].split()[0])
   assert 0 < loss < np.log(110) + 0.1  # at most a little above uniform over the vocabulary
   assert os.path.exists(os.path.join(smoke_run, "eval_step_20.json"))
+  assert genjax("info", "--workdir", smoke_run) == 0
+  shown = dict(line.split(": ", 1) for line in capsys.readouterr().out.strip().splitlines())
+  assert shown == {k: str(v) for k, v in trainer.info(smoke_run).items()} and shown["step"] == "20"
+  assert len(shown["digest"]) == 64  # SHA-256 hex
 
 
 def test_resume_gives_the_same_parameters_as_one_run(tmp_path):
