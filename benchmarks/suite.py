@@ -104,20 +104,13 @@ def sampling_speed(name, task, params, repeats=3):
     call = lambda: task.sample(params, rng, n)  # noqa: E731
   else:  # the synthetic vocabulary has no newline: prime on its first symbol
     call = lambda: task.sample(params, rng, n, length, prompt=task.vocab.chars[0])  # noqa: E731
-  call()  # compiles
-  seconds = statistics.median(_seconds(call) for _ in range(repeats))
+  seconds = timed(call, repeats)  # the warm-up calls compile
   if name == "dcgan":
     return {"images_per_s": n / seconds}
   rate = n * length / seconds
   if name == "char_lstm":
     return {"chars_per_s": rate}
   return {"audio_samples_per_s": rate, "real_time_factor": feeds.AUDIO_RATE / rate}
-
-
-def _seconds(call):
-  t0 = time.perf_counter()
-  call()
-  return time.perf_counter() - t0
 
 
 def bench_pipeline(modality, batches=200):

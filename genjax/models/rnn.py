@@ -13,8 +13,6 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-GATES = {"lstm": 4, "gru": 3}
-
 # Logical axes of each parameter, by path regex (see genjax/train/sharding.py).
 PARAM_AXES = (
     (r"embed/embedding$", ("vocab", "embed")),
@@ -32,9 +30,9 @@ class Recurrent(nnx.Module):
   [batch, ...] blocks, and no [B, T] <-> [T, B] transposes of the activations are needed around the scan."""
 
   def __init__(self, cell, features, hidden, *, rngs):
-    if cell not in GATES:
-      raise ValueError(f"unknown cell {cell!r}; use one of {sorted(GATES)}")
-    g = GATES[cell]
+    if cell not in CELLS:
+      raise ValueError(f"unknown cell {cell!r}; use one of {sorted(CELLS)}")
+    g = CELLS[cell].GATES
     self.cell, self.hidden = cell, hidden
     self.wi = nnx.Param(nnx.initializers.lecun_normal(in_axis=0, out_axis=(1, 2))(
         rngs.params(), (features, g, hidden)))
@@ -59,6 +57,7 @@ class Recurrent(nnx.Module):
 class LSTMCell:
   """LSTM step and its hand-written backward step; `w` is (wh,)."""
 
+  GATES = 4
   TANH_GATE = np.array([False, False, True, False])[:, None]  # gate order i, f, g, o
 
   @classmethod
@@ -90,6 +89,8 @@ class LSTMCell:
 class GRUCell:
   """GRU step (reset gate applied after the recurrent matmul, as cuDNN) and its backward; `w` is (wh, bhn)."""
 
+  GATES = 3
+
   @staticmethod
   def step(carry, xt, w):
     (h,) = carry
@@ -112,8 +113,9 @@ class GRUCell:
 
   @staticmethod
   def weight_grads(h_prev, dxi, dhn):
-    dwh = jnp.einsum("tbh,tbgk->hgk", h_prev, dxi).at[:, 2].set(jnp.einsum("tbh,tbk->hk", h_prev, dhn))
-    return dwh, dhn.sum((0, 1))
+    ru = jnp.einsum("tbh,tbgk->hgk", h_prev, dxi[:, :, :2])  # r and u: the same as the input gradient
+    n = jnp.einsum("tbh,tbk->hk", h_prev, dhn)
+    return jnp.concatenate([ru, n[:, None]], axis=1), dhn.sum((0, 1))
 
 
 CELLS = {"lstm": LSTMCell, "gru": GRUCell}

@@ -34,7 +34,7 @@ class CharRNNTask:
   @staticmethod
   def check_config(config):
     m = config.model
-    require(m.cell in rnn.GATES, f"model.cell={m.cell!r} must be one of {sorted(rnn.GATES)}")
+    require(m.cell in rnn.CELLS, f"model.cell={m.cell!r} must be one of {sorted(rnn.CELLS)}")
     for key in ("layers", "embed", "hidden"):
       require(isinstance(m[key], int) and m[key] >= 1, f"model.{key}={m[key]!r} must be a positive integer")
     require(0 <= m.dropout < 1, f"model.dropout={m.dropout} must be in [0, 1)")

@@ -24,7 +24,7 @@ class PixelRNNTask(ImageOutputs):
   @staticmethod
   def check_config(config):
     m = config.model
-    require(m.cell in rnn.GATES, f"model.cell={m.cell!r} must be one of {sorted(rnn.GATES)}")
+    require(m.cell in rnn.CELLS, f"model.cell={m.cell!r} must be one of {sorted(rnn.CELLS)}")
     require(m.hidden >= 1 and m.layers >= 1 and m.head >= 1, f"model sizes {m.to_dict()} must be positive")
     require(len(config.data.shape) == 3, f"data.shape={config.data.shape} must be (height, width, channels)")
 

@@ -50,7 +50,8 @@ def test_unknown_cell():
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_hand_written_backward_matches_autodiff(cell):
   """`recurrence`'s custom backward pass against jax.grad of the plain scan of the same cell."""
-  cls, g = rnn.CELLS[cell], rnn.GATES[cell]
+  cls = rnn.CELLS[cell]
+  g = cls.GATES
   k = jax.random.split(jax.random.PRNGKey(3), 6)
   xi = jax.random.normal(k[0], (5, 3, g, 4))
   w = (0.5 * jax.random.normal(k[1], (4, g, 4)),) + ((jax.random.normal(k[2], (4,)),) if cell == "gru" else ())
