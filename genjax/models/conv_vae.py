@@ -19,7 +19,7 @@ class Encoder(nnx.Module):
     h, w, c = shape
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):  # named attributes: checkpoint paths stay strings
-      setattr(self, f"conv{i}", nnx.Conv(a, b, (3, 3), strides=2, padding="SAME", rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (3, 3), (2, 2), rngs=rngs))
     self.n = len(widths)
     side = (h // 2 ** self.n) * (w // 2 ** self.n) * widths[-1]
     self.out = nnx.Linear(side, 2 * latent, rngs=rngs)

@@ -5,10 +5,10 @@ backend lowers to a generic window-dilated convolution running near 1 GFLOP/s: 8
 most of the DCGAN generator's. WGAN-GP meets the same op inside the critic: the input gradient of a strided
 convolution is a transposed convolution, and the penalty differentiates it again. So:
 
-- `conv_transpose` keeps the forward of `lax.conv_transpose` (numbers equal `nnx.ConvTranspose`; in 1-D it
-  runs as a sub-pixel convolution, which XLA CPU runs 30x faster) and has its own backward: the input
-  gradient is the ordinary strided convolution, the kernel gradient strided slices of the output gradient
-  contracted with the input in one einsum.
+- `conv_transpose` computes what `lax.conv_transpose` does (numbers equal `nnx.ConvTranspose`): in 1-D as a
+  sub-pixel convolution (XLA CPU runs it 30x faster), for outputs narrower than the input as one matmul
+  whose products are scattered to the output, otherwise with lax's own op. Its backward builds the im2col
+  matrix of the output gradient (strided slices) once, and both gradients are single matmuls with it.
 - `conv` (strided, 'SAME') computes its input gradient with `conv_transpose` and its kernel gradient with
   slices + einsum, so a gradient penalty's second derivative stays on the fast ops.
 
@@ -17,6 +17,7 @@ Measured in BUILD_NOTES.md (one 14x14 -> 28x28 layer: 441 ms -> 27 ms forward+ba
 
 import functools
 import itertools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -74,13 +75,34 @@ def _subpixel_transpose(x, w, strides, pads):
   return z[(slice(None), *(slice(0, m) for m in lengths))]
 
 
+def _overlap_transpose(x, w, strides, pads):
+  """The same transposed convolution as one matmul to every (position, kernel offset) pair, each offset's
+  products then scattered to s*u + lo - a: for outputs narrower than the input (K * out <= in) the scattered
+  tensors are small, and XLA CPU runs a convolution with one or two output channels at a few GFLOP/s."""
+  kernel, (cin, cout) = w.shape[:-2], w.shape[-2:]
+  z = x @ jnp.moveaxis(w, -2, 0).reshape(cin, -1)  # [N, *n, K * out]
+  z = z.reshape(*x.shape[:-1], -1, cout)
+  lengths = [(u - 1) * s + lo + hi - k + 2 for u, k, s, (lo, hi) in zip(x.shape[1:-1], kernel, strides, pads)]
+  total = 0
+  for b, offset in enumerate(itertools.product(*map(range, kernel))):
+    config = [(0, 0, 0)]
+    for a, s, (lo, _), u, m in zip(offset, strides, pads, x.shape[1:-1], lengths):
+      config.append((lo - a, m - (lo - a) - (u - 1) * s - 1, s - 1))
+    total = total + lax.pad(z[..., b, :], jnp.zeros((), z.dtype), config + [(0, 0, 0)])
+  return total
+
+
 def _transpose_forward_op(x, w, strides, pads):
-  """1-D: sub-pixel (XLA CPU's 1-D input-dilated convolution is ~30x slower); 2-D+: lax's own (as fast)."""
+  """Narrow outputs: matmul then scatter; 1-D: sub-pixel (XLA CPU's 1-D input-dilated convolution is ~30x
+  slower); otherwise lax's own."""
+  if math.prod(w.shape[:-2]) * w.shape[-1] <= w.shape[-2]:
+    return _overlap_transpose(x, w, strides, pads)
   return (_subpixel_transpose if x.ndim == 3 else _plain_transpose)(x, w, strides, pads)
 
 
 def _strided_slices(x, kernel, strides, count, lows):
-  """[*kernel, N, *count, C]: for every kernel offset a, x_padded[s*u + a] over the `count` positions u."""
+  """[N, *count, K, C] (im2col): for every kernel offset a, x_padded[s*u + a] over the `count` positions u,
+  offsets next to channels so that [N * positions, K * C] is one matrix for the gradient matmuls."""
   pads = [(0, 0, 0)]
   for k, s, c, lo, n in zip(kernel, strides, count, lows, x.shape[1:-1]):
     pads.append((lo, max((c - 1) * s + k - n - lo, 0), 0))
@@ -89,13 +111,13 @@ def _strided_slices(x, kernel, strides, count, lows):
   for offset in itertools.product(*map(range, kernel)):
     limit = (x.shape[0], *(o + (c - 1) * s + 1 for o, c, s in zip(offset, count, strides)), x.shape[-1])
     slices.append(lax.slice(xp, (0, *offset, 0), limit, (1, *strides, 1)))
-  return jnp.stack(slices).reshape(*kernel, *slices[0].shape)
+  return jnp.stack(slices, -2)
 
 
-def _contract(a, slices):
-  """sum over batch and positions of a[..., i] * slices[k..., ..., o] -> [*kernel, i, o]."""
-  letters = "nuvw"[: a.ndim - 1]
-  return jnp.einsum(f"{letters}i,...{letters}o->...io", a, slices)
+def _contract(a, cols):
+  """sum over batch and positions of a[..., i] * cols[..., k, o] -> [k, i, o] (the kernel gradient)."""
+  k, o = cols.shape[-2:]
+  return jnp.einsum("ni,nko->kio", a.reshape(-1, a.shape[-1]), cols.reshape(-1, k, o))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -109,12 +131,14 @@ def _transpose_fwd(x, w, strides, pads):
 
 def _transpose_bwd(strides, pads, res, g):
   x, w = res
-  _, input_vjp = jax.vjp(lambda x: _plain_transpose(x, w, strides, pads), x)  # an ordinary strided conv
-  (dx,) = input_vjp(g)
-  kernel = w.shape[:-2]
-  # dW[a] = sum_u x[u] g[s*u + lo - a]: slices of g starting k-1-lo, read back to front.
+  kernel, (cin, cout) = w.shape[:-2], w.shape[-2:]
+  # cols[u, b] = g[s*u + lo - a] for the flipped offset b = k-1-a: the im2col matrix of g that both
+  # gradients need, so each is one matmul (dx as an ordinary strided conv would run at a third of the speed).
   lows = [k - 1 - lo for k, (lo, _) in zip(kernel, pads)]
-  dw = _contract(x, _strided_slices(g, kernel, strides, x.shape[1:-1], lows))
+  cols = _strided_slices(g, kernel, strides, x.shape[1:-1], lows)
+  flipped = jnp.flip(w, axis=tuple(range(len(kernel))))
+  dx = cols.reshape(*x.shape[:-1], -1) @ jnp.swapaxes(flipped, -1, -2).reshape(-1, cin)
+  dw = _contract(x, cols).reshape(*kernel, cin, cout)
   return dx, jnp.flip(dw, axis=tuple(range(len(kernel))))
 
 
@@ -152,7 +176,7 @@ def _conv_bwd(strides, res, g):
                zip(kernel, strides, spatial, g.shape[1:-1], lows))
   dx = _conv_transpose(g, flipped, tuple(strides), pads)
   dw = _contract(g, _strided_slices(x, kernel, strides, g.shape[1:-1], lows))
-  return dx, jnp.swapaxes(dw, -1, -2)  # contracted as [k, o, i]
+  return dx, jnp.swapaxes(dw, -1, -2).reshape(w.shape)  # contracted as [k, o, i]
 
 
 conv.defvjp(_conv_fwd, _conv_bwd)

@@ -1,4 +1,4 @@
-"""The fast transposed convolution equals the plain formulation, forward and backward."""
+"""The fast convolutions equal the plain formulations, forward and backward (second order for `conv`)."""
 
 import jax
 import jax.numpy as jnp
@@ -9,14 +9,16 @@ from flax import nnx
 from genjax.models import layers
 
 
-@pytest.mark.parametrize("spatial,kernel,strides", [
-    ((7, 7), (3, 3), (2, 2)), ((5, 6), (4, 4), (2, 2)), ((9,), (25,), (4,)), ((8,), (4,), (3,))])
-def test_conv_transpose_matches_nnx(spatial, kernel, strides):
-  fast = layers.ConvTranspose(3, 5, kernel, strides, rngs=nnx.Rngs(0))
-  plain = nnx.ConvTranspose(3, 5, kernel, strides=strides, padding="SAME", rngs=nnx.Rngs(1))
+@pytest.mark.parametrize("spatial,kernel,strides,cin,cout", [
+    ((7, 7), (3, 3), (2, 2), 3, 5), ((5, 6), (4, 4), (2, 2), 3, 5), ((9,), (25,), (4,), 3, 5),
+    ((8,), (4,), (3,), 3, 5),
+    ((6, 5), (3, 3), (1, 1), 12, 1), ((5, 4), (4, 4), (2, 2), 16, 1)])  # narrow: matmul, then scatter
+def test_conv_transpose_matches_nnx(spatial, kernel, strides, cin, cout):
+  fast = layers.ConvTranspose(cin, cout, kernel, strides, rngs=nnx.Rngs(0))
+  plain = nnx.ConvTranspose(cin, cout, kernel, strides=strides, padding="SAME", rngs=nnx.Rngs(1))
   plain.kernel[...] = fast.kernel[...]
-  plain.bias[...] = fast.bias[...] = jax.random.normal(jax.random.key(3), (5,))
-  x = jax.random.normal(jax.random.key(2), (2, *spatial, 3))
+  plain.bias[...] = fast.bias[...] = jax.random.normal(jax.random.key(3), (cout,))
+  x = jax.random.normal(jax.random.key(2), (2, *spatial, cin))
   g = jax.random.normal(jax.random.key(4), plain(x).shape)
 
   def grads(module):
