@@ -5,8 +5,9 @@ worker thread gets its own malloc arena, and such an arena serves a block larger
 above the dynamic mmap threshold) with a fresh mmap that free() unmaps again: every step then touches new
 pages the kernel must zero. Measured on the 2-core dev machine: 31,500 page faults per conv_vae step and
 72,000 per char_lstm step, a third of the conv_vae step spent in the kernel. One arena, mmap only above
-2 GiB and no trimming take that to zero (BUILD_NOTES "Speed"). The cost is that the process keeps its peak
-heap instead of returning it to the system, which a training process reaches in its first step anyway.
+2 GiB and no trimming take that to zero (BUILD_NOTES "Speed"). The costs: the process keeps its peak heap
+instead of returning it to the system (a training process reaches it in its first step anyway), and XLA's
+parallel compiles contend for the one arena (~30% longer compiles, seconds, against every step faster).
 
 Set GENJAX_SYSTEM_MALLOC=1 to keep the C library's defaults; libraries other than glibc are left alone.
 """
@@ -20,13 +21,18 @@ INT_MAX = 2 ** 31 - 1  # mallopt takes a C int
 SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, INT_MAX), (M_TRIM_THRESHOLD, INT_MAX))
 
 
-def keep_freed_memory():
-  """Apply SETTINGS through mallopt; True when glibc took all of them. Call before JAX starts its threads:
-  threads that already hold an arena keep it."""
-  if not sys.platform.startswith("linux") or os.environ.get("GENJAX_SYSTEM_MALLOC"):
-    return False
+def mallopt():
+  """glibc's mallopt, or None under another C library (musl, macOS: their own policies)."""
   try:
-    mallopt = ctypes.CDLL("libc.so.6").mallopt
-  except (OSError, AttributeError):  # musl and other C libraries: their own policies
+    return ctypes.CDLL("libc.so.6").mallopt
+  except (OSError, AttributeError):
+    return None
+
+
+def keep_freed_memory():
+  """Apply SETTINGS; True when glibc took all of them. Call before JAX starts its threads: threads that
+  already hold an arena keep it."""
+  call = mallopt() if sys.platform.startswith("linux") else None
+  if call is None or os.environ.get("GENJAX_SYSTEM_MALLOC"):
     return False
-  return all([mallopt(option, value) == 1 for option, value in SETTINGS])
+  return all([call(option, value) == 1 for option, value in SETTINGS])

@@ -6,6 +6,9 @@ import tempfile
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["GENJAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="genjax-test-cache-")  # never the user's cache
+# Tests compile far more than they run, and one malloc arena makes XLA's parallel compiles ~30% slower: keep
+# glibc's defaults here and in the CLI subprocesses (tests/test_allocator.py checks the settings on its own).
+os.environ["GENJAX_SYSTEM_MALLOC"] = "1"
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
