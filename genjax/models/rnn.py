@@ -136,11 +136,11 @@ def recurrence(cell, xi, w, carry):
 
 
 def _feature_major(a):
-  return jnp.moveaxis(a, 1, -1)  # [T, B, ...] -> [T, ..., B]
+  return jnp.moveaxis(a, 0, -1)  # one step's [B, ...] -> [..., B]
 
 
 def _batch_major(a):
-  return jnp.moveaxis(a, -1, 1)
+  return jnp.moveaxis(a, -1, 0)
 
 
 def _transposed(carry):
@@ -150,11 +150,11 @@ def _transposed(carry):
 def _forward(cell, xi, w, carry):
   rec = jnp.transpose(w[0], (1, 2, 0)).reshape(-1, w[0].shape[0])  # [gates * H, H_in], once per call
 
-  def step(c, xt):
-    new, res = cell.step(c, xt, (rec, *w[1:]))
-    return new, (new[0], c, res)
-  carry, (ys, prevs, res) = jax.lax.scan(step, _transposed(carry), _feature_major(xi))
-  return _batch_major(ys), _transposed(carry), (prevs, res)
+  def step(c, xt):  # the layout changes fuse into the step's elementwise work
+    new, res = cell.step(c, _feature_major(xt), (rec, *w[1:]))
+    return new, (new[0].T, c, res)
+  carry, (ys, prevs, res) = jax.lax.scan(step, _transposed(carry), xi)
+  return ys, _transposed(carry), (prevs, res)
 
 
 def _recurrence_fwd(cell, xi, w, carry):
@@ -169,9 +169,9 @@ def _recurrence_bwd(cell, saved, grads):
 
   def step(dc, inp):
     dy, prev, r = inp
-    return cell.grad_step((dc[0] + dy, *dc[1:]), prev, r, wmat)
-  dcarry0, per_step = jax.lax.scan(step, _transposed(dcarry), (_feature_major(dys), prevs, res), reverse=True)
-  dxi, extra = jax.tree.map(_batch_major, per_step)
+    dc, per_step = cell.grad_step((dc[0] + dy.T, *dc[1:]), prev, r, wmat)
+    return dc, jax.tree.map(_batch_major, per_step)
+  dcarry0, (dxi, extra) = jax.lax.scan(step, _transposed(dcarry), (dys, prevs, res), reverse=True)
   h_prev = jnp.concatenate([h0[None], ys[:-1]])
   return dxi, cell.weight_grads(h_prev, dxi, extra), _transposed(dcarry0)
 
