@@ -128,9 +128,9 @@ def recurrence(cell, xi, w, carry):
   The scan runs feature-major ([H, B] per step; each step transposes its inputs and outputs inside the loop,
   fused with its elementwise work): XLA CPU computes the recurrent [gH, H] x [H, B] matmul ~30% faster than
   [B, H] x [H, gH] (the skinny operand is the one it packs). Autodiff of a scan would also accumulate the
-  recurrent weight gradient inside the loop, one
-  skinny matmul per step; the custom backward pass runs only the hidden-to-hidden chain in reverse and sums
-  the weight gradient afterwards as one [H, T*B] x [T*B, gH] matmul, as cuDNN and oneDNN do.
+  recurrent weight gradient inside the loop, one skinny matmul per step; the custom backward pass runs only
+  the hidden-to-hidden chain in reverse and sums the weight gradient afterwards as one [H, T*B] x [T*B, gH]
+  matmul, as cuDNN and oneDNN do.
   """
   ys, carry, _ = _forward(cell, xi, w, carry)
   return ys, carry
