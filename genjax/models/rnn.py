@@ -1,8 +1,9 @@
 """Recurrent language models (LSTM, GRU) over token ids.
 
-Each layer keeps its gates on their own axis (`[in, gate, hidden]` kernels), so sharding 'hidden' over the
-'model' mesh axis gives every device whole slices of every gate and the gate arithmetic needs no
-communication. The input projection of all time steps is one matmul outside the recurrence; the scan carries
+Each layer keeps its gates on their own axis (`[in, gate, hidden]` input kernels, `[gate, hidden, in]`
+recurrent ones: the layout the per-step matmul reads, so sampling step by step never transposes them), so
+sharding 'hidden' over the 'model' mesh axis gives every device whole slices of every gate and the gate
+arithmetic needs no communication. The input projection of all time steps is one matmul outside the recurrence; the scan carries
 only the hidden-to-hidden matmul, forward and (see `recurrence`) backward.
 """
 
@@ -16,7 +17,7 @@ from flax import nnx
 PARAM_AXES = (
     (r"embed/embedding$", ("vocab", "embed")),
     (r"rnn\d+/wi$", ("embed", None, "hidden")),
-    (r"rnn\d+/wh$", (None, None, "hidden")),
+    (r"rnn\d+/wh$", (None, "hidden", None)),
     (r"rnn\d+/b$", (None, "hidden")),
     (r"rnn\d+/bhn$", ("hidden",)),
     (r"head/kernel$", ("hidden", "vocab")),
@@ -82,7 +83,7 @@ class LSTMCell:
 
   @staticmethod
   def weight_grads(h_prev, dxi, _):
-    return (jnp.einsum("tbh,tbgk->hgk", h_prev, dxi),)
+    return (jnp.einsum("tbh,tbgk->gkh", h_prev, dxi),)
 
 
 class GRUCell:
@@ -113,9 +114,9 @@ class GRUCell:
 
   @staticmethod
   def weight_grads(h_prev, dxi, dhn):
-    ru = jnp.einsum("tbh,tbgk->hgk", h_prev, dxi[:, :, :2])  # r and u: the same as the input gradient
-    n = jnp.einsum("tbh,tbk->hk", h_prev, dhn)
-    return jnp.concatenate([ru, n[:, None]], axis=1), dhn.sum((0, 1))
+    ru = jnp.einsum("tbh,tbgk->gkh", h_prev, dxi[:, :, :2])  # r and u: the same as the input gradient
+    n = jnp.einsum("tbh,tbk->kh", h_prev, dhn)
+    return jnp.concatenate([ru, n[None]]), dhn.sum((0, 1))
 
 
 CELLS = {"lstm": LSTMCell, "gru": GRUCell}
@@ -149,7 +150,7 @@ def _transposed(carry):
 
 
 def _forward(cell, xi, w, carry):
-  rec = jnp.transpose(w[0], (1, 2, 0)).reshape(-1, w[0].shape[0])  # [gates * H, H_in], once per call
+  rec = w[0].reshape(-1, w[0].shape[-1])  # [gates * H, H_in]
 
   def step(c, xt):  # the layout changes fuse into the step's elementwise work
     new, res = cell.step(c, _feature_major(xt), (rec, *w[1:]))
@@ -166,7 +167,7 @@ def _recurrence_fwd(cell, xi, w, carry):
 def _recurrence_bwd(cell, saved, grads):
   w, h0, ys, prevs, res = saved
   dys, dcarry = grads
-  wmat = w[0].reshape(w[0].shape[0], -1)  # [H_in, gates * H]: the parameter's own layout
+  wmat = jnp.transpose(w[0], (2, 0, 1)).reshape(w[0].shape[-1], -1)  # [H_in, gates * H], once per call
 
   def step(dc, inp):
     dy, prev, r = inp
@@ -182,8 +183,7 @@ recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 
 def _orthogonal_gates(key, gates, hidden):
   """An orthogonal [hidden, hidden] block per gate: keeps the recurrence well conditioned at init."""
-  blocks = nnx.initializers.orthogonal()(key, (gates, hidden, hidden))
-  return jnp.transpose(blocks, (1, 0, 2))
+  return nnx.initializers.orthogonal()(key, (gates, hidden, hidden))
 
 
 class CharRNN(nnx.Module):

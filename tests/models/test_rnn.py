@@ -28,7 +28,7 @@ def test_lstm_matches_textbook_equations():
   wi, wh, b = layer.wi[...], layer.wh[...], layer.b[...]
   h = c = np.zeros((2, 4))
   for t in range(5):
-    z = [x[t] @ wi[:, k] + h @ wh[:, k] + b[k] for k in range(4)]
+    z = [x[t] @ wi[:, k] + h @ wh[k].T + b[k] for k in range(4)]
     sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     c = sig(z[1]) * c + sig(z[0]) * np.tanh(z[2])
     h = sig(z[3]) * np.tanh(c)
@@ -54,7 +54,7 @@ def test_hand_written_backward_matches_autodiff(cell):
   g = cls.GATES
   k = jax.random.split(jax.random.PRNGKey(3), 6)
   xi = jax.random.normal(k[0], (5, 3, g, 4))
-  w = (0.5 * jax.random.normal(k[1], (4, g, 4)),) + ((jax.random.normal(k[2], (4,)),) if cell == "gru" else ())
+  w = (0.5 * jax.random.normal(k[1], (g, 4, 4)),) + ((jax.random.normal(k[2], (4,)),) if cell == "gru" else ())
   carry = tuple(jax.random.normal(k[3 + i], (3, 4)) for i in range(2 if cell == "lstm" else 1))
   readout = jax.random.normal(k[5], (5, 3, 4))
 
