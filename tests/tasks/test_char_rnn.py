@@ -65,13 +65,13 @@ def test_jit_step_on_a_data_model_mesh_has_the_expected_shardings():
                  donate_argnums=0)
   state, metrics = step(state, {"tokens": jax.device_put(tokens(8), batch_sh)})
   params = state["params"]
-  assert params["rnn0"]["wh"].sharding.spec == P(None, None, "model")
+  assert params["rnn0"]["wh"].sharding.spec == P(None, "model", None)  # [gate, hidden, in]
   assert params["rnn1"]["b"].sharding.spec == P(None, "model")
   assert params["head"]["kernel"].sharding.spec == P("model", None)
   assert params["embed"]["embedding"].sharding.spec == P(None, None)
   mu = state["opt_state"][1][0].mu
-  assert mu["rnn0"]["wh"].sharding.spec == P(None, None, "model")
-  assert {s.data.shape for s in params["rnn0"]["wh"].addressable_shards} == {(8, 4, 4)}
+  assert mu["rnn0"]["wh"].sharding.spec == P(None, "model", None)
+  assert {s.data.shape for s in params["rnn0"]["wh"].addressable_shards} == {(4, 4, 8)}
   assert np.isfinite(float(metrics["loss"]))
   # Same numbers as an unsharded step: sharding changes the layout, not the math.
   ref_state, ref_metrics = jax.jit(task.train_step)(task.init(jax.random.PRNGKey(0)), {"tokens": tokens(8)})
