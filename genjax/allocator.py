@@ -22,7 +22,9 @@ SETTINGS = ((M_ARENA_MAX, 1), (M_MMAP_THRESHOLD, INT_MAX), (M_TRIM_THRESHOLD, IN
 
 
 def mallopt():
-  """glibc's mallopt, or None under another C library (musl, macOS: their own policies)."""
+  """glibc's mallopt on Linux, or None (musl, macOS: their own policies)."""
+  if not sys.platform.startswith("linux"):
+    return None
   try:
     return ctypes.CDLL("libc.so.6").mallopt
   except (OSError, AttributeError):
@@ -32,7 +34,7 @@ def mallopt():
 def keep_freed_memory():
   """Apply SETTINGS; True when glibc took all of them. Call before JAX starts its threads: threads that
   already hold an arena keep it."""
-  call = mallopt() if sys.platform.startswith("linux") else None
+  call = mallopt()
   if call is None or os.environ.get("GENJAX_SYSTEM_MALLOC"):
     return False
   return all([call(option, value) == 1 for option, value in SETTINGS])

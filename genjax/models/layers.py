@@ -50,11 +50,16 @@ def _plain_transpose(x, w, strides, pads):
   return lax.conv_transpose(x, w, strides, pads, dimension_numbers=_numbers(x.ndim))
 
 
+def _transpose_lengths(x, kernel, strides, pads):
+  """Output length per spatial axis of lax.conv_transpose with explicit padding."""
+  return [(u - 1) * s + lo + hi - k + 2 for u, k, s, (lo, hi) in zip(x.shape[1:-1], kernel, strides, pads)]
+
+
 def _subpixel_transpose(x, w, strides, pads):
   """The same transposed convolution as one stride-1 convolution with s times the output channels, then an
   interleave: output phase r of every position only ever meets kernel taps a = s*d + lo - r."""
   kernel, nd, cout = w.shape[:-2], x.ndim - 2, w.shape[-1]
-  lengths = [(u - 1) * s + lo + hi - k + 2 for u, k, s, (lo, hi) in zip(x.shape[1:-1], kernel, strides, pads)]
+  lengths = _transpose_lengths(x, kernel, strides, pads)
   blocks = [-(-n // s) for n, s in zip(lengths, strides)]  # output positions per phase
   sub, conv_pads = w, []
   for ax, (k, s, (lo, _), q, u) in enumerate(zip(kernel, strides, pads, blocks, x.shape[1:-1])):
@@ -82,7 +87,7 @@ def _overlap_transpose(x, w, strides, pads):
   kernel, (cin, cout) = w.shape[:-2], w.shape[-2:]
   z = x @ jnp.moveaxis(w, -2, 0).reshape(cin, -1)  # [N, *n, K * out]
   z = z.reshape(*x.shape[:-1], -1, cout)
-  lengths = [(u - 1) * s + lo + hi - k + 2 for u, k, s, (lo, hi) in zip(x.shape[1:-1], kernel, strides, pads)]
+  lengths = _transpose_lengths(x, kernel, strides, pads)
   total = 0
   for b, offset in enumerate(itertools.product(*map(range, kernel))):
     config = [(0, 0, 0)]

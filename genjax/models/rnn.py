@@ -3,8 +3,8 @@
 Each layer keeps its gates on their own axis (`[in, gate, hidden]` input kernels, `[gate, hidden, in]`
 recurrent ones: the layout the per-step matmul reads, so sampling step by step never transposes them), so
 sharding 'hidden' over the 'model' mesh axis gives every device whole slices of every gate and the gate
-arithmetic needs no communication. The input projection of all time steps is one matmul outside the recurrence; the scan carries
-only the hidden-to-hidden matmul, forward and (see `recurrence`) backward.
+arithmetic needs no communication. The input projection of all time steps is one matmul outside the
+recurrence; the scan carries only the hidden-to-hidden matmul, forward and (see `recurrence`) backward.
 """
 
 import functools
