@@ -1,33 +1,20 @@
 """Real data for the canonical models, through genjax's grain pipeline (benchmarks/suite.py).
 
-Text is Tiny Shakespeare, images MNIST, audio the Free Spoken Digit Dataset (8 kHz), all from GENJAX_DATA_DIR.
-WaveGAN gets 8,192-sample float clips and the sample RNN 1,025 mu-law codes per clip: the audio transform that
-the audio tasks use, cropping or padding every recording.
+Text is Tiny Shakespeare, images MNIST, audio the Free Spoken Digit Dataset (8 kHz), all from GENJAX_DATA_DIR,
+read by each model's own task and modality exactly as training reads them (WaveGAN 8,192-sample clips, the
+sample RNN 1,025-sample crops with their masks).
 """
 
-from genjax.data import audio, pipeline, sources
+from genjax.data import pipeline
 
 MODALITY = {"char_lstm": "text", "conv_vae": "image", "dcgan": "image", "wavegan": "audio", "sample_rnn": "audio"}
 AUDIO_RATE = 8000
 
 
-def source_and_transform(name, config, task):
-  """(random-access training source, example -> batch-shaped dict) feeding the canonical model `name`."""
-  if MODALITY[name] != "audio":
-    data = task.load_data(config)
-    return data.train, data.transform
-  clips = sources.wav_folder("fsdd", "train", AUDIO_RATE)
-  if name == "wavegan":
-    crop = audio.transform(config.data.shape[0])
-    return clips, lambda ex: {"image": crop(ex)["audio"][:, None]}
-  crop = audio.transform(config.data.seq_len + 1, codes=True)
-  return clips, lambda ex: {"tokens": crop(ex)["codes"]}
-
-
 def batches(name, config, task, seed=0):
   """Endless shuffled numpy batches of the model's training data, as the trainer reads them."""
-  source, transform = source_and_transform(name, config, task)
-  return pipeline.train_iterator(source, transform, config.batch_size, seed, threads=config.data_threads)
+  data = task.load_data(config)
+  return pipeline.train_iterator(data.train, data.transform, config.batch_size, seed, threads=config.data_threads)
 
 
 def drain(iterator, n):

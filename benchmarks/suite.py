@@ -58,14 +58,17 @@ def setup(name):
   """(config, task, synthetic batch) of a canonical model."""
   config = load_config(f"configs/bench/{name}.py", [])
   rng = np.random.default_rng(0)
-  if config.task == "char_rnn":
-    vocab = 65 if name == "char_lstm" else 256
-    task = tasks.get(config.task)(config, {"vocab": [chr(0x100 + i) for i in range(vocab)]})
-    tokens = rng.integers(0, vocab, (config.batch_size, config.data.seq_len + 1))
-    return config, task, {"tokens": jnp.asarray(tokens, jnp.int32)}
+  b = config.batch_size
+  if config.modality == "text":
+    task = tasks.get(config.task)(config, {"vocab": [chr(0x100 + i) for i in range(65)]})
+    return config, task, {"tokens": jnp.asarray(rng.integers(0, 65, (b, config.data.seq_len + 1)), jnp.int32)}
+  if config.modality == "audio":
+    task = tasks.get(config.task)(config, {"rate": config.data.rate, "length": config.data.length})
+    clips = rng.uniform(-1, 1, (b, config.data.length))
+    return config, task, {"audio": jnp.asarray(clips, jnp.float32), "mask": jnp.ones(clips.shape, jnp.float32)}
   shape = tuple(config.data.shape)
   task = tasks.get(config.task)(config, {"shape": list(shape)})
-  return config, task, {"image": jnp.asarray(rng.random((config.batch_size, *shape)), jnp.float32)}
+  return config, task, {"image": jnp.asarray(rng.random((b, *shape)), jnp.float32)}
 
 
 def bench_model(name, steps, peak, real_data):
@@ -102,8 +105,9 @@ def sampling_speed(name, task, params, repeats=3):
   rng = jax.random.key(1)
   if length is None:
     call = lambda: task.sample(params, rng, n)  # noqa: E731
-  else:  # the synthetic vocabulary has no newline: prime on its first symbol
-    call = lambda: task.sample(params, rng, n, length, prompt=task.vocab.chars[0])  # noqa: E731
+  else:  # the synthetic vocabulary has no newline: prime on its first symbol (audio starts from silence)
+    prompt = task.modality.vocab.chars[0] if name == "char_lstm" else None
+    call = lambda: task.sample(params, rng, n, length, prompt=prompt)  # noqa: E731
   seconds = timed(call, repeats)  # the warm-up calls compile
   if name == "dcgan":
     return {"images_per_s": n / seconds}

@@ -1,13 +1,13 @@
 """Char LSTM on the embedded corpus: the prose of Python's own documentation (`pydoc_data.topics`).
 
-It needs no download, so it is what the README's first command trains. Variants: `:smoke` (seconds, for
-tests), `:cpu` (minutes on a laptop), default (the full run for an accelerator).
+It needs no download, so it is what the README's first command trains. The recipe is the Shakespeare
+one (configs/char_rnn_shakespeare.py); variants `:smoke`, `:cpu`, default.
 """
 
 from genjax import config as common
 
 
 def get_config(arg=None):
-  c = common.char_rnn(common.check_variant(arg), name="char_rnn_pydoc")
+  c = common.sibling(__file__, "char_rnn_shakespeare").recipe(arg, "char_rnn_pydoc")
   c.data.source = "pydoc"
   return common.lock(c)

@@ -2,13 +2,14 @@
 
 Reads `sklearn-digits/digits.csv.gz` under GENJAX_DATA_DIR (default ../shared/data): 1,497 training and 300
 test images. `--config.likelihood=gaussian` swaps in the discretized Gaussian. Variants: `:smoke`, `:cpu`.
+The MNIST VAE's recipe (configs/vae_mnist.py) with these data, batch and steps.
 """
 
 from genjax import config as common
 
 
 def get_config(arg=None):
-  c = common.image_vae(common.check_variant(arg), name="vae_digits")
+  c = common.sibling(__file__, "vae_mnist").recipe(arg, "vae_digits")
   c.data.update(source="digits", path="sklearn-digits", shape=(8, 8, 1), levels=17)
   c.likelihood = "logistic"
   c.batch_size = 64

@@ -1,7 +1,9 @@
 """Shared config defaults and helpers for configs/*.py.
 
-Every config file builds on `base()` so that the trainer can rely on one set of keys, and returns it locked
-(`lock()`), so that a typo on the command line is an error with a suggestion instead of a silent new key.
+Every config file starts from `experiment(name, arg, family, modality)`: the keys every run has, the
+family's defaults (model, losses, sampling) and the modality's (data). The file itself then sets what
+defines its experiment per variant (model widths, optimizer, steps, intervals), so it reads as the recipe,
+and returns it locked (`lock()`), so that a typo on the command line is an error with a suggestion.
 """
 
 import ml_collections
@@ -22,10 +24,11 @@ def check_variant(arg):
 
 
 def base():
-  """Keys every run has; tasks add their own `model` and `data` sections."""
+  """Keys every run has; the family adds `model` (and its own sections), the modality `data`."""
   c = ml_collections.ConfigDict()
   c.name = ""                 # config file and variant, recorded with the run
-  c.task = ""
+  c.task = ""                 # the family: autoregressive, vae or gan
+  c.modality = ""             # text, image or audio
   c.seed = 0
   c.steps = 10_000
   c.batch_size = 64           # global, across all devices and processes
@@ -67,129 +70,111 @@ def lock(c):
   return c
 
 
-def char_rnn(arg, name):
-  """Defaults of the char-level RNN language models; the config file sets the data source."""
+def experiment(name, arg, task, modality):
+  """The shared keys plus the family's and the modality's defaults; a config file then sets its recipe."""
   c = base()
   c.name = f"{name}:{arg}" if arg else name
-  c.task = "char_rnn"
-  c.data = dict(source="", path="", tfds_name="", tfds_key="text", val_fraction=0.1, seq_len=128)
-  c.model = dict(cell="lstm", layers=2, embed=128, hidden=512, dropout=0.1)
-  c.sample = dict(n=4, length=600, prompt="\n", temperature=0.8, top_k=0)
-  c.batch_size = 64
-  c.steps = 20_000
-  if arg == "cpu":
-    # About 10 minutes on a 2-core CPU (~12k chars/s, see BUILD_NOTES.md).
-    c.model = dict(cell="lstm", layers=1, embed=64, hidden=384, dropout=0.0)
-    c.data.seq_len = 64
-    c.batch_size = 64
-    c.steps = 1800
-    c.optim.lr = 3e-3
-    c.optim.warmup_steps = 100
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 50, 300, 900, 300
-    c.eval_batches = 40
-  elif arg == "smoke":
-    c.model = dict(cell="lstm", layers=1, embed=16, hidden=32, dropout=0.0)
-    c.data.seq_len = 32
-    c.batch_size = 16
-    c.steps = 20
-    c.optim.warmup_steps = 2
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
-    c.eval_batches = 2
-    c.sample.length = 40
+  c.task, c.modality = task, modality
+  FAMILIES[task](c)
+  MODALITIES[modality](c)
   return c
 
 
-def images(c, name, arg, task):
-  """What the image tasks share: 28x28 MNIST by default, sample-quality settings."""
-  c.name = f"{name}:{arg}" if arg else name
-  c.task = task
+def autoregressive(c):
+  """Teacher-forced likelihood models: an LSTM/GRU over tokens ('char_rnn') or a row LSTM ('pixel_rnn')."""
+  c.model = dict(arch="char_rnn", cell="lstm", layers=1, embed=64, hidden=256, dropout=0.0, head=512)
+  c.sample = dict(n=4, temperature=1.0)  # token models add length, prompt (text) and top_k
+
+
+def vae(c):
+  """Conv VAE: likelihood 'bernoulli' (binary pixels, dynamically binarized in training), 'logistic' or
+  'gaussian' (discretized over data.levels); linear KL warm-up; IWAE bound at evaluation."""
+  c.model = dict(widths=(32, 64), latent=32)
+  c.likelihood = "bernoulli"
+  c.kl_warmup_steps = 2000
+  c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
+  c.sample = dict(n=64, temperature=1.0)
+
+
+def gan(c):
+  """GAN family: loss non_saturating / hinge / wgan_gp, n_critic, EMA generator; Adam (0.5, 0.999), no decay."""
+  c.model = dict(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, d=32,
+                 phase_shuffle=0)
+  c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999)
+  c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
+  c.sample = dict(n=64, temperature=1.0)
+
+
+def text_data(c):
+  c.data = dict(source="", path="", tfds_name="", tfds_key="text", val_fraction=0.1, seq_len=128)
+
+
+def image_data(c):
+  """28x28 MNIST by default, and the sample-quality settings of genjax's digit classifier."""
   c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1), levels=256)
+  quality_defaults(c)
+
+
+def audio_data(c):
+  """FSDD at 8 kHz: fixed-length clips (random crop in training, centre crop for evaluation, zero padding
+  with a mask of the real samples), peak-normalized; labels are the spoken digits."""
+  c.data = dict(source="wav_folder", path="fsdd", tfds_name="", manifest="MANIFEST.tsv", rate=8000, length=8192,
+                eval_length=0, normalize="peak", on_rate_mismatch="resample", stereo="downmix", on_bad="error")
+  quality_defaults(c)
+  c.eval_quality_samples = 1000
+
+
+def quality_defaults(c):
   c.eval_quality_samples = 10_000  # `genjax eval`: FID/KID/IS of this many samples against the test set
   c.eval_classifier_steps = 1500   # training steps of the cached domain classifier
   c.eval_quality_periodic = 2000   # FID/KID/IS on this many samples at every periodic eval (0: off)
-  c.sample = dict(n=64, temperature=1.0)
-  return c
 
 
-def image_smoke(c, quality_periodic=100):
-  """The :smoke settings every image task shares: 20 steps of 16 images, tiny evaluations."""
-  c.steps, c.batch_size = 20, 16
-  c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, quality_periodic, 20
-  c.sample.n = 4
-  c.eval_batches = 2
+def intervals(c, log, evaluate, sample, ckpt):
+  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = log, evaluate, sample, ckpt
+
+
+def smoke(c):
+  """What every :smoke variant shares: 20 steps, an evaluation and a checkpoint every 10, tiny evaluations."""
+  c.steps = 20
   c.optim.warmup_steps = 2
-  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 5, 10, 20, 10
+  intervals(c, 5, 10, 20, 10)
+  c.eval_batches = 2
+  if "eval_quality_samples" in c:
+    c.eval_quality_samples, c.eval_quality_periodic, c.eval_classifier_steps = 200, 100, 20
 
 
-def image_gan(arg, name):
-  """Defaults of the DCGAN family on 28x28 images (the canonical dcgan at full size)."""
-  c = images(base(), name, arg, "image_gan")
-  c.model = dict(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, d=32)
-  c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999)
-  c.batch_size = 64
-  c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
-  c.steps = 30_000
-  c.eval_batches = 10
-  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 200, 5000, 2500, 5000
-  if arg == "cpu":
-    c.steps = 6000
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 1000
-  elif arg == "smoke":
-    c.model.update(g_widths=(8, 4), d_widths=(4, 8), z=8)
-    image_smoke(c)
-  return c
+# Runs saved when each (family x modality) cell was a task of its own: (family, modality, model.arch).
+LEGACY_TASKS = {"char_rnn": ("autoregressive", "text", "char_rnn"), "pixel_rnn": ("autoregressive", "image",
+                "pixel_rnn"), "image_vae": ("vae", "image", None), "image_gan": ("gan", "image", None)}
 
 
-def pixel_rnn(arg, name):
-  """Defaults of the row-LSTM pixel RNN on binarized 28x28 images."""
-  c = images(base(), name, arg, "pixel_rnn")
-  c.model = dict(cell="lstm", hidden=256, layers=1, head=512)
-  c.batch_size = 64
-  c.optim.update(lr=1e-3, warmup_steps=200, b2=0.999)
-  c.steps = 30_000
-  c.eval_batches = 10
-  c.sample.n = 36
-  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 200, 5000, 5000, 5000
-  if arg == "cpu":
-    c.steps = 3000
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 500
-  elif arg == "smoke":
-    c.model = dict(cell="lstm", hidden=16, layers=1, head=16)
-    image_smoke(c, quality_periodic=0)
-  return c
-
-
-def image_vae(arg, name):
-  """Defaults of the conv VAE on binarized 28x28 images (the canonical conv_vae at full size)."""
-  c = images(base(), name, arg, "image_vae")
-  c.model = dict(widths=(32, 64), latent=32)
-  c.likelihood = "bernoulli"  # or 'logistic' / 'gaussian' (discretized, data.levels levels)
-  c.kl_warmup_steps = 2000
-  c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
-  c.batch_size = 128
-  c.optim.update(lr=1e-3, warmup_steps=500, b2=0.999)
-  c.steps = 50_000
-  c.eval_batches = 10
-  c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 200, 5000, 5000, 5000
-  if arg == "cpu":
-    c.steps, c.kl_warmup_steps = 2000, 500
-    c.log_every, c.eval_every, c.sample_every, c.ckpt_every = 100, 1000, 1000, 500
-  elif arg == "smoke":
-    c.model = dict(widths=(4, 8), latent=4)
-    c.kl_warmup_steps, c.eval_iw_samples = 5, 4
-    image_smoke(c)
-  return c
+def sibling(config_file, name):
+  """The config module `name`.py beside `config_file`: configs that share a recipe import it from there."""
+  import importlib.util
+  import pathlib
+  path = pathlib.Path(config_file).with_name(f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"genjax_configs.{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def saved(config_json):
   """A run's saved config as a dict, with keys added to genjax since it was trained filled in from its
-  family's defaults: old runs keep resuming, sampling and evaluating after an upgrade."""
+  family's and modality's defaults, and old per-cell task names read as (family, modality): old runs keep
+  resuming, sampling and evaluating after an upgrade."""
   import json
   saved_dict = json.loads(config_json)
-  family = FAMILIES.get(saved_dict.get("task"))
-  if family is None:
+  if saved_dict.get("task") in LEGACY_TASKS:
+    family, modality, arch = LEGACY_TASKS[saved_dict["task"]]
+    saved_dict = dict(saved_dict, task=family, modality=modality)
+    if arch:
+      saved_dict["model"] = dict(saved_dict.get("model", {}), arch=arch)
+  if saved_dict.get("task") not in FAMILIES or saved_dict.get("modality") not in MODALITIES:
     return saved_dict
-  return _fill_missing(saved_dict, json.loads(family(None, saved_dict.get("name", "")).to_json_best_effort()))
+  defaults = experiment(saved_dict.get("name", ""), None, saved_dict["task"], saved_dict["modality"])
+  return _fill_missing(saved_dict, json.loads(defaults.to_json_best_effort()))
 
 
 def _fill_missing(have, defaults):
@@ -202,5 +187,6 @@ def _fill_missing(have, defaults):
   return out
 
 
-FAMILIES = {"char_rnn": char_rnn, "image_vae": image_vae, "image_gan": image_gan, "pixel_rnn": pixel_rnn}
+FAMILIES = {"autoregressive": autoregressive, "vae": vae, "gan": gan}
+MODALITIES = {"text": text_data, "image": image_data, "audio": audio_data}
 

@@ -63,9 +63,26 @@ def load_config(spec, overrides):
   config_flags.DEFINE_config_file("config", flag_values=fv, lock_config=True, sys_argv=argv)
   try:
     fv(argv)
-  except (flags.Error, KeyError, AttributeError, ValueError, TypeError) as e:
+  except Exception as e:  # noqa: BLE001  (a config file can raise anything; say where, in one line)
+    where = _config_file_line(e, path)
+    if where:
+      raise UserError(f"config file {where}: {type(e).__name__}: {e}") from e
+    if not isinstance(e, (flags.Error, KeyError, AttributeError, ValueError, TypeError)):
+      raise
     raise UserError(f"bad config {spec} {' '.join(overrides)}: {_one_line(e)}") from None
   return fv.config
+
+
+def _config_file_line(error, path):
+  """'FILE line N' of the innermost frame of `error` in a config file (this one, or a sibling it builds on),
+  else None: the error is the config's own, not genjax's."""
+  import traceback
+  folder = os.path.dirname(os.path.realpath(path))
+  here = lambda f: os.path.dirname(os.path.realpath(f)) == folder  # noqa: E731
+  if isinstance(error, SyntaxError) and error.filename and here(error.filename):
+    return f"{os.path.relpath(error.filename)} line {error.lineno}"
+  frames = [f for f in traceback.extract_tb(error.__traceback__) if here(f.filename)]
+  return f"{os.path.relpath(frames[-1].filename)} line {frames[-1].lineno}" if frames else None
 
 
 def eval_overrides(args):

@@ -6,6 +6,8 @@ from genjax import config as common
 
 
 def get_config(arg=None):
-  c = common.image_vae(None, name="bench/conv_vae")
-  c.optim.update(lr=1e-3, warmup_steps=0, decay="constant", clip_norm=0.0)
+  c = common.experiment("bench/conv_vae", arg, "vae", "image")
+  c.model.update(widths=(32, 64), latent=32)
+  c.batch_size = 128
+  c.optim.update(lr=1e-3, warmup_steps=0, decay="constant", clip_norm=0.0, b2=0.999)
   return common.lock(c)

@@ -6,6 +6,8 @@ from genjax import config as common
 
 
 def get_config(arg=None):
-  c = common.image_gan(None, name="bench/dcgan")
-  c.gan.n_critic = 1
+  c = common.experiment("bench/dcgan", arg, "gan", "image")
+  c.model.update(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100)
+  c.gan.update(loss="non_saturating", n_critic=1)
+  c.batch_size = 64
   return common.lock(c)

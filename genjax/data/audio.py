@@ -1,30 +1,206 @@
-"""Audio modality: variable-length float clips -> fixed-length `audio` in [-1, 1] and 8-bit mu-law `codes`."""
+"""Audio modality: variable-length float clips -> fixed-length `audio` in [-1, 1] with a `mask`, mu-law `codes`,
+log-mel features, and the writers for samples (.wav) and spectrogram images (.png).
 
+Clips come from `sources.wav_folder` as float32 mono at the config's rate. Every writer goes to `path + '.tmp'`
+and then `os.replace`, so an interrupted run never leaves a half-written file under the final name.
+"""
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from genjax.errors import UserError
+
+PEAK = 0.95  # peak normalization target: headroom below full scale
+RMS = 0.1    # RMS normalization target (about -20 dBFS)
+NORMALIZE = ("peak", "rms", "none")
+
+
+def _mu_law_encode(x, bits, xp):
+  mu = 2 ** bits - 1
+  y = xp.sign(x) * xp.log1p(mu * xp.abs(x)) / np.log1p(mu)
+  return xp.clip(xp.round((y + 1) / 2 * mu), 0, mu).astype(xp.int32)
+
+
+def _mu_law_decode(codes, bits, xp):
+  mu = 2 ** bits - 1
+  y = 2 * xp.asarray(codes, xp.float32) / mu - 1
+  return xp.sign(y) * xp.expm1(xp.abs(y) * np.log1p(mu)) / mu
 
 
 def mu_law_encode(x, bits=8):
-  """Floats in [-1, 1] -> ints in [0, 2**bits) (companded, as in WaveNet/SampleRNN)."""
-  mu = 2 ** bits - 1
-  y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-  return np.clip(np.round((y + 1) / 2 * mu), 0, mu).astype(np.int32)
+  """Floats in [-1, 1] -> ints in [0, 2**bits) (companded, as in WaveNet/SampleRNN); numpy, for the data loader."""
+  return _mu_law_encode(np.asarray(x), bits, np)
 
 
 def mu_law_decode(codes, bits=8):
-  mu = 2 ** bits - 1
-  y = 2 * np.asarray(codes, np.float32) / mu - 1
-  return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
+  """Codes -> float32 in [-1, 1]; the inverse of `mu_law_encode` up to its quantization."""
+  return _mu_law_decode(codes, bits, np)
 
 
-def transform(length, codes=False):
-  """Pad with silence or crop (from the start, deterministically) to `length` samples."""
+def mu_law_encode_jnp(x, bits=8):
+  """`mu_law_encode` in jax.numpy, for use inside jit (same rounding, so the same codes)."""
+  return _mu_law_encode(jnp.asarray(x), bits, jnp)
 
-  def apply(example):
-    clip = np.asarray(example["audio"], np.float32)[:length]
-    clip = np.pad(clip, (0, length - len(clip)))
-    out = dict(example, audio=clip)
-    if codes:
-      out["codes"] = mu_law_encode(clip)
+
+def mu_law_decode_jnp(codes, bits=8):
+  """`mu_law_decode` in jax.numpy, e.g. to turn sampled codes back into waveforms on device."""
+  return _mu_law_decode(codes, bits, jnp)
+
+
+def crop_or_pad(clip, length, start=0):
+  """(audio float32 [length], mask float32 [length]): clip[start:start+length], zero-padded at the end.
+
+  The mask is 1 on real samples, so losses and metrics can leave the padding out.
+  """
+  clip = np.asarray(clip, np.float32)[start:start + length]
+  audio = np.zeros(length, np.float32)
+  mask = np.zeros(length, np.float32)
+  audio[:len(clip)], mask[:len(clip)] = clip, 1.0
+  return audio, mask
+
+
+def normalize_clip(clip, how):
+  """Peak to PEAK, or RMS to RMS then clipped to [-1, 1], or unchanged; silence is left as it is."""
+  if how not in NORMALIZE:
+    raise UserError(f"data.normalize={how!r} must be one of {', '.join(NORMALIZE)}")
+  clip = np.asarray(clip, np.float32)
+  if how == "none" or not len(clip):
+    return clip
+  level = np.abs(clip).max() if how == "peak" else np.sqrt(np.mean(np.square(clip, dtype=np.float64)))
+  if level < 1e-6:
+    return clip
+  target = PEAK if how == "peak" else RMS
+  return np.clip(clip * np.float32(target / level), -1.0, 1.0)
+
+
+def transform(length, train=False, normalize="peak"):
+  """The per-example audio transform: {'audio': float32 [length], 'mask': float32 [length], 'label'?}.
+
+  Each whole clip is normalized first (so a crop keeps the recording's level), then cropped or zero-padded to
+  `length`. Eval (train=False) is `fn(example)`: a centre crop, no randomness. Train is `fn(example, rng)` for
+  `grain.MapDataset.random_map(fn, seed=...)`: grain seeds `rng` from (seed, the element's index in the
+  dataset), so a clip's crop start depends only on the seed and its position in the stream, and a run resumed
+  from a checkpointed iterator sees the same crops; `fn.random` is True, which `pipeline.train_iterator` reads
+  to use random_map with the run's seed. Mu-law codes are computed in the jitted step (`mu_law_encode_jnp`).
+  """
+  if int(length) < 1:
+    raise UserError(f"audio clip length {length} must be a positive number of samples")
+  normalize_clip(np.zeros(0), normalize)  # check the setting now, not at the first example
+
+  def finish(example, clip, start):
+    audio, mask = crop_or_pad(clip, length, start)
+    out = {"audio": audio, "mask": mask}
+    if "label" in example:
+      out["label"] = np.int32(example["label"])
     return out
 
-  return apply
+  if not train:
+    def apply(example):
+      clip = normalize_clip(example["audio"], normalize)
+      return finish(example, clip, max(len(clip) - length, 0) // 2)
+    return apply
+
+  def apply_random(example, rng):
+    clip = normalize_clip(example["audio"], normalize)
+    return finish(example, clip, int(rng.integers(0, max(len(clip) - length, 0) + 1)))
+
+  apply_random.random = True  # how pipeline.train_iterator tells it apart
+  return apply_random
+
+
+def write_wav(path, audio, rate):
+  """Float audio [N] in [-1, 1] as a 16-bit PCM mono WAV, written atomically; returns `path`.
+
+  Scaled by 32768 and clipped to int16, the inverse of how soundfile reads 16-bit PCM: error <= 1/32768.
+  """
+  import soundfile
+  audio = np.asarray(audio, np.float64).reshape(-1)
+  pcm = np.clip(np.round(audio * 32768), -32768, 32767).astype(np.int16)
+  tmp = f"{path}.tmp"
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  soundfile.write(tmp, pcm, int(rate), subtype="PCM_16", format="WAV")
+  os.replace(tmp, path)
+  return path
+
+
+def hz_to_mel(f):
+  """HTK mel scale."""
+  return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+  return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
+
+
+def mel_band_edges(rate, mels=40, fmin=0.0, fmax=None):
+  """mels + 2 frequencies (Hz), equally spaced in mel: band i rises from edge i to i+1 and falls to i+2."""
+  fmax = rate / 2 if fmax is None else fmax
+  return mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), mels + 2))
+
+
+@functools.lru_cache(maxsize=16)
+def mel_filterbank(rate, n_fft=256, mels=40, fmin=0.0, fmax=None):
+  """float32 [n_fft // 2 + 1, mels]: HTK-spaced triangles of peak 1, weighted on each FFT bin's exact frequency.
+
+  Built in numpy once per setting (a constant inside jit). Weights are computed from Hz distances, not
+  snapped to bins, so at 8 kHz with n_fft=256 (31 Hz bins) even the narrow low bands touch a bin.
+  """
+  edges = mel_band_edges(rate, mels, fmin, fmax)
+  freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
+  lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+  up, down = (freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)
+  bank = np.maximum(0.0, np.minimum(up, down)).T.astype(np.float32)
+  if (bank.max(axis=0) == 0).any():
+    raise UserError(f"{mels} mel bands are too narrow for n_fft={n_fft} at {rate} Hz (some cover no FFT bin); "
+                    f"use fewer mels or a larger n_fft")
+  bank.setflags(write=False)
+  return bank
+
+
+@functools.partial(jax.jit, static_argnames=("rate", "n_fft", "hop", "mels"))
+def log_mel(audio, rate, n_fft=256, hop=128, mels=40):
+  """Log mel power spectrogram: [N] -> [frames, mels] or [B, N] -> [B, frames, mels], frames = 1 + N // hop.
+
+  jax.numpy, jitted with the settings static: one compile per input shape, and it nests inside jit. Frames are
+  centred (the signal is zero-padded by n_fft // 2 on each side) and Hann-windowed. Values are log(power + 1e-6).
+  """
+  audio = jnp.asarray(audio, jnp.float32)
+  n = audio.shape[-1]
+  frames = 1 + n // hop
+  padded = jnp.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(n_fft // 2, n_fft // 2)])
+  index = np.arange(frames)[:, None] * hop + np.arange(n_fft)[None, :]  # [frames, n_fft], numpy: static
+  window = np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+  power = jnp.square(jnp.abs(jnp.fft.rfft(padded[..., index] * window, axis=-1)))
+  return jnp.log(power @ mel_filterbank(int(rate), n_fft, mels) + 1e-6)
+
+
+def spectrogram_png(clips, rate, path, n_fft=256, hop=128, mels=40, scale=3, floor_db=80.0):
+  """One greyscale PNG of the clips' log-mel spectrograms stacked top to bottom, low frequencies at the bottom.
+
+  Loud is bright; one colour range for all clips (the loudest bin down to `floor_db` below it), so their
+  levels compare. Each time-frequency cell is `scale` pixels square; a white line separates the clips.
+  Written atomically; returns `path`.
+  """
+  from PIL import Image
+  clips = [np.asarray(c, np.float32).reshape(-1) for c in clips]
+  if not clips:
+    raise UserError("spectrogram_png needs at least one clip")
+  width = max(len(c) for c in clips)
+  batch = np.stack([np.pad(c, (0, width - len(c))) for c in clips])
+  db = np.asarray(log_mel(batch, rate, n_fft, hop, mels)) * (10 / np.log(10))  # [B, frames, mels], dB
+  db = np.maximum(db, db.max() - floor_db)
+  levels = np.round(255 * (db - db.min()) / max(db.max() - db.min(), 1e-6)).astype(np.uint8)
+  rows = []
+  for i, spec in enumerate(levels):
+    frames = 1 + len(clips[i]) // hop  # frames past a clip's end stay dark
+    spec = np.where(np.arange(spec.shape[0])[:, None] < frames, spec, 0)
+    rows.append(np.repeat(np.repeat(spec.T[::-1], scale, 0), scale, 1))  # [mels, frames], high mels on top
+    rows.append(np.full((1, rows[-1].shape[1]), 255, np.uint8))
+  tmp = f"{path}.tmp"
+  Image.fromarray(np.concatenate(rows[:-1])).save(tmp, format="PNG")
+  os.replace(tmp, path)
+  return path

@@ -24,7 +24,10 @@ def train_iterator(source, transform, global_batch, seed, process_index=0, proce
   ds = grain.MapDataset.source(source)[process_index::process_count]
   if len(ds) == 0:
     raise UserError("the training split is empty for this process; use more data or fewer processes")
-  ds = ds.shuffle(seed=seed).repeat(None).map(transform)
+  ds = ds.shuffle(seed=seed).repeat(None)
+  # A random transform (audio crops) draws from a generator grain seeds by (seed, position in the stream):
+  # a restored iterator redraws the very same crops.
+  ds = ds.random_map(transform, seed=seed) if getattr(transform, "random", False) else ds.map(transform)
   ds = ds.batch(local_batch_size(global_batch, process_count), drop_remainder=True)
   options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=max(2 * threads, 1))
   return iter(ds.to_iter_dataset(options))

@@ -10,8 +10,8 @@ import gzip
 import json
 import os
 import pathlib
+import re
 import struct
-import wave
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def resolve(path):
     if candidate.exists():
       return candidate
   where = " or ".join(str(t) for t in tried)
-  raise UserError(f"data path {path!r} not found (looked at {where}); set {DATA_DIR_ENV} to the folder "
+  raise UserError(f"data path '{path}' not found (looked at {where}); set {DATA_DIR_ENV} to the folder "
                   f"that holds it or pass --config.data.path=ABSOLUTE_PATH")
 
 
@@ -152,10 +152,21 @@ def read_idx(path):
   return np.frombuffer(body, dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
+MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+               "t10k-labels-idx1-ubyte.gz")
+
+
 def mnist(path, split):
   """MNIST from the four IDX .gz files in `path`: {'image': uint8 [N,28,28,1], 'label': int32 [N]}."""
   prefix = {"train": "train", "test": "t10k"}[split]
   d = resolve(path)
+  if not d.is_dir():
+    raise UserError(f"{d} is a file; data.path must be a folder holding the four MNIST IDX files "
+                    f"{', '.join(MNIST_FILES)}")
+  missing = [f for f in MNIST_FILES if f.startswith(prefix) and not (d / f).is_file()]
+  if missing:
+    raise UserError(f"{d} lacks {' and '.join(missing)}; data.path must be a folder holding the four MNIST "
+                    f"IDX files {', '.join(MNIST_FILES)}")
   images = read_idx(d / f"{prefix}-images-idx3-ubyte.gz")
   labels = read_idx(d / f"{prefix}-labels-idx1-ubyte.gz")
   if images.ndim != 3 or len(images) != len(labels):
@@ -204,46 +215,166 @@ def image_folder(path, split):
   return ArraySource({"image": np.stack(images)})
 
 
-def read_wav(path):
-  """A mono 16-bit PCM WAV as (float32 samples in [-1, 1], sample rate)."""
-  try:
-    with wave.open(str(path), "rb") as w:
-      if w.getsampwidth() != 2 or w.getnchannels() != 1:
-        raise UserError(f"{path}: {w.getnchannels()} channel(s) of {8 * w.getsampwidth()}-bit audio; genjax "
-                        f"reads mono 16-bit PCM WAV (convert with `sox IN -c 1 -b 16 OUT`)")
-      frames = w.readframes(w.getnframes())
-      rate = w.getframerate()
-  except (wave.Error, EOFError) as e:
-    raise UserError(f"{path} is not a readable WAV file ({e}); remove it from the folder or manifest") from None
-  return np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0, rate
+ON_RATE_MISMATCH = ("resample", "refuse")
+STEREO = ("downmix", "refuse")
+ON_BAD = ("error", "skip")
 
 
-def wav_folder(path, split, rate, manifest="MANIFEST.tsv"):
-  """WAVs listed in a TSV manifest (columns file, digit, split): {'audio': list of arrays, 'label'}.
+class BadAudioFile(UserError):
+  """A file that cannot give a clip: missing, unreadable, truncated, empty. `wav_folder` may skip these.
 
-  Clips keep their own lengths; the audio transform crops or pads them. Every file must have `rate`.
+  A refused sample rate or channel count is a plain UserError instead: the user asked for it, so it never skips.
   """
+
+  def __init__(self, file, reason):
+    super().__init__(f"{file} {reason}; restore or re-encode it")
+    self.file, self.reason = str(file), reason
+
+
+def read_audio(path, rate, on_mismatch="resample", stereo="downmix"):
+  """One clip in any format libsndfile decodes (WAV, FLAC, OGG, ...) as float32 mono [N] in [-1, 1] at `rate` Hz.
+
+  Another sample rate is resampled with soxr (on_mismatch='resample') or refused ('refuse'); several channels are
+  averaged (stereo='downmix') or refused ('refuse'). libsndfile decodes the readable part of a truncated WAV
+  without complaint, so its header log is checked: a half-read clip would carry a whole clip's label.
+  """
+  import soundfile
+  _check_choice("on_rate_mismatch", on_mismatch, ON_RATE_MISMATCH)
+  _check_choice("stereo", stereo, STEREO)
+  p = str(path)
+  if not os.path.isfile(p):
+    raise BadAudioFile(p, "is a folder, not an audio file" if os.path.isdir(p) else "does not exist")
+  try:
+    with soundfile.SoundFile(p) as f:
+      x = f.read(dtype="float32", always_2d=True)
+      file_rate, log = f.samplerate, f.extra_info
+  except soundfile.LibsndfileError as e:
+    raise BadAudioFile(p, f"is not a readable audio file ({_one_line(e.error_string)})") from None
+  except (RuntimeError, OSError, EOFError, ValueError) as e:
+    raise BadAudioFile(p, f"is not a readable audio file ({type(e).__name__}: {_one_line(e)})") from None
+  truncated = _truncation(log)
+  if truncated:
+    raise BadAudioFile(p, f"is truncated: its header declares {truncated[0]} bytes of audio, the file holds "
+                          f"{truncated[1]}")
+  if len(x) == 0:
+    raise BadAudioFile(p, "holds no audio samples (a zero-length clip)")
+  if not np.isfinite(x).all():
+    raise BadAudioFile(p, "holds NaN or infinite samples")
+  if x.shape[1] > 1:
+    if stereo == "refuse":
+      raise UserError(f"{p} has {x.shape[1]} channels; pass --config.data.stereo=downmix to average them to "
+                      f"mono, or convert it with `sox IN -c 1 OUT`")
+    x = x.mean(axis=1, keepdims=True)
+  x = x[:, 0]
+  if file_rate != rate:
+    if on_mismatch == "refuse":
+      raise UserError(f"{p} is sampled at {file_rate} Hz but data.rate is {rate} Hz; set "
+                      f"--config.data.rate={file_rate} or --config.data.on_rate_mismatch=resample")
+    import soxr
+    x = soxr.resample(x, file_rate, rate)
+    if len(x) == 0:
+      raise BadAudioFile(p, f"is too short to resample from {file_rate} to {rate} Hz (a zero-length clip)")
+  return np.clip(x, -1.0, 1.0).astype(np.float32, copy=False)  # float files and resampling may overshoot
+
+
+def wav_folder(path, split, rate, manifest="MANIFEST.tsv", on_bad="error", on_rate_mismatch="resample",
+               stereo="downmix"):
+  """Clips listed in a TSV manifest: ArraySource({'audio': object array of float32 [N_i], 'label': int32 [M]}).
+
+  The manifest needs a 'file' column (paths relative to `path`). Rows whose 'split' column differs from `split`
+  are left out (without that column every row is in every split); labels come from a 'digit' or 'label' column
+  (-1 without one). Clips keep their own lengths and are read with `read_audio`; the transform crops or pads.
+
+  A row whose file is missing, unreadable, truncated or empty stops the load with on_bad='error'. With
+  on_bad='skip' it is left out, and the result's `skipped` attribute lists [(file as the manifest names it,
+  reason)] (empty when none) for the caller to log; `skipped_summary` makes that one line.
+  """
+  _check_choice("on_bad", on_bad, ON_BAD)
   d = resolve(path)
-  rows = _read_manifest(d / manifest)
-  rows = [r for r in rows if r.get("split", split) == split]
+  if not d.is_dir():
+    raise UserError(f"{d} is a file; data.path must be a folder holding {manifest} and the audio files")
+  rows = [r for r in _read_manifest(d / manifest) if r.get("split", split) == split]
   if not rows:
-    raise UserError(f"{d / manifest} lists no files for split {split!r}")
-  audio, labels = [], []
+    raise UserError(f"{d / manifest} lists no files for split '{split}'; its 'split' column names the split of "
+                    f"each row")
+  label_column = next((c for c in ("digit", "label") if c in rows[0]), None)
+  audio, labels, skipped = [], [], []
   for r in rows:
-    samples, file_rate = read_wav(d / r["file"])
-    if file_rate != rate:
-      raise UserError(f"{d / r['file']} is sampled at {file_rate} Hz, the config expects {rate} Hz; "
-                      f"resample it or set --config.data.rate={file_rate}")
-    audio.append(samples)
-    labels.append(int(r.get("digit", -1)))
-  return ArraySource({"audio": np.array(audio, dtype=object), "label": np.array(labels, np.int32)})
+    try:
+      clip = read_audio(d / r["file"], rate, on_rate_mismatch, stereo)
+    except BadAudioFile as e:
+      if on_bad == "error":
+        raise UserError(f"{e.file} {e.reason}; restore it, drop its row from {d / manifest}, or pass "
+                        f"--config.data.on_bad=skip to leave such files out") from None
+      skipped.append((r["file"], e.reason))
+      continue
+    audio.append(clip)
+    labels.append(_label(r, label_column, d / manifest))
+  if not audio:
+    raise UserError(f"none of the {len(rows)} files {d / manifest} lists for split '{split}' is readable: "
+                    f"{skipped_summary(skipped, len(rows))}")
+  clips = np.empty(len(audio), dtype=object)
+  clips[:] = audio  # never np.array(audio): clips of one length would stack into a 2-D float array
+  source = ArraySource({"audio": clips, "label": np.array(labels, np.int32)})
+  source.skipped = skipped
+  return source
+
+
+def skipped_summary(skipped, total, first=5):
+  """One log line for `wav_folder(...).skipped`: the count and the first few files with reasons ('' if none)."""
+  if not skipped:
+    return ""
+  names = ", ".join(f"{f} ({reason})" for f, reason in skipped[:first])
+  more = f", and {len(skipped) - first} more" if len(skipped) > first else ""
+  return f"skipped {len(skipped)} of {total} audio files: {names}{more}"
+
+
+def _label(row, column, manifest):
+  value = row.get(column, "") if column else ""
+  if value == "":
+    return -1
+  try:
+    return int(value)
+  except ValueError:
+    raise UserError(f"{manifest}: row for {row['file']} has {column} '{value}', not an integer label") from None
 
 
 def _read_manifest(path):
-  if not path.exists():
-    raise UserError(f"no manifest {path}; a WAV folder needs a TSV with at least a 'file' column")
-  lines = path.read_text(encoding="utf-8").splitlines()
-  header = lines[0].split("\t")
+  if not path.is_file():
+    raise UserError(f"no manifest {path}; an audio folder needs a TSV with at least a 'file' column "
+                    f"(set --config.data.manifest to its name)")
+  try:
+    lines = path.read_text(encoding="utf-8").splitlines()
+  except (OSError, UnicodeDecodeError) as e:
+    raise UserError(f"cannot read manifest {path} ({_one_line(e)}); it must be a UTF-8 TSV") from None
+  header = lines[0].split("\t") if lines else []
   if "file" not in header:
-    raise UserError(f"{path} has no 'file' column (header: {header})")
-  return [dict(zip(header, line.split("\t"))) for line in lines[1:] if line.strip()]
+    raise UserError(f"{path} has no 'file' column (header: {' | '.join(header)}); the first line of the TSV "
+                    f"names its columns")
+  rows = []
+  for n, line in enumerate(lines[1:], start=2):
+    fields = line.split("\t")
+    if not line.strip():
+      continue
+    if len(fields) != len(header) or not fields[header.index("file")]:
+      raise UserError(f"{path} line {n} has {len(fields)} tab-separated fields, the header {len(header)}; "
+                      f"fix that row")
+    rows.append(dict(zip(header, fields)))
+  return rows
+
+
+def _truncation(log):
+  """(declared, present) bytes of a WAV data chunk that libsndfile's header log says is cut short, else None."""
+  m = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", log, re.M)
+  if not m or int(m.group(1)) in (0, 0xFFFFFFFF):  # 0 / all-ones: size left open by a streaming writer
+    return None
+  return int(m.group(1)), int(m.group(2))
+
+
+def _check_choice(key, value, choices):
+  if value not in choices:
+    raise UserError(f"data.{key}={value!r} must be one of {', '.join(choices)}")
+
+
+def _one_line(e):
+  return " ".join(str(e).split())

@@ -70,8 +70,10 @@ class Discriminator(nnx.Module):
       u[...] = u_next
     return w
 
-  def __call__(self, x, update_stats=False):
-    """x [B, H, W, C] in [-1, 1] -> [B]. `update_stats` advances the spectral-norm power iteration."""
+  def __call__(self, x, update_stats=False, rng=None):
+    """x [B, H, W, C] in [-1, 1] -> [B]. `update_stats` advances the spectral-norm power iteration; `rng` is
+    for critics that randomize (WaveGAN's phase shuffle), unused here."""
+    del rng
     for i in range(self.n):
       name = f"conv{i}"
       x = jax.nn.leaky_relu(getattr(self, name)(x, self._kernel(name, update_stats)), 0.2)

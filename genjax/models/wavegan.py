@@ -3,7 +3,9 @@ mirrors them with strided 1-D convolutions.
 
 With d=32, z=100 on 8192-sample clips it is the canonical `wavegan` of the benchmark suite: G dense 16*(8d)
 -> convT kernel 25 at strides 4,4,4,4,2 with channels 4d, 2d, d, d/2, 1 (ReLU between, tanh out); D conv
-kernel 25 at strides 2,4,4,4,4 with channels d/2, d, 2d, 4d, 8d (LeakyReLU 0.2) -> dense 1.
+kernel 25 at strides 2,4,4,4,4 with channels d/2, d, 2d, 4d, 8d (LeakyReLU 0.2) -> dense 1. Phase shuffle
+(n = 2 in the paper) shifts each critic activation but the last by a random -n..n samples, so the critic
+cannot tell real from fake by the generator's periodic transposed-convolution artifacts.
 """
 
 import math
@@ -40,27 +42,41 @@ class Generator(nnx.Module):
     return x
 
 
+def phase_shuffle(x, rng, n):
+  """x [B, T, C] with each example shifted by its own k in -n..n, reflect-padded (Donahue et al. 2019):
+  out[:, t] = x[:, t - k]. The identity at n = 0 or without `rng` (evaluation)."""
+  if n == 0 or rng is None:
+    return x
+  b, t, _ = x.shape
+  k = jax.random.randint(rng, (b, 1), -n, n + 1)
+  padded = jnp.pad(x, ((0, 0), (n, n), (0, 0)), mode="reflect")
+  return jnp.take_along_axis(padded, (jnp.arange(t)[None] + n - k)[..., None], axis=1)
+
+
 class Discriminator(nnx.Module):
-  def __init__(self, length, d=32, channels=1, second_order=True, *, rngs):
+  def __init__(self, length, d=32, channels=1, second_order=True, shuffle=0, *, rngs):
     widths = (channels, *reversed(_channels(d)))
     strides = tuple(reversed(STRIDES))
     for i, (a, b, s) in enumerate(zip(widths, widths[1:], strides)):
       setattr(self, f"conv{i}", layers.Conv(a, b, (KERNEL,), (s,), second_order, rngs=rngs))
-    self.n = len(strides)
+    self.n, self.shuffle = len(strides), shuffle
     self.out = nnx.Linear(length // math.prod(STRIDES) * widths[-1], 1, rngs=rngs)
 
-  def __call__(self, x, update_stats=False):
-    """x [B, T, C] in [-1, 1] -> [B]. (`update_stats` is accepted for the GAN task's interface.)"""
+  def __call__(self, x, update_stats=False, rng=None):
+    """x [B, T, C] in [-1, 1] -> [B]; phase shuffle when given `rng`. (`update_stats` is accepted for the GAN
+    task's interface: this critic has no spectral norm.)"""
     del update_stats
     for i in range(self.n):
       x = jax.nn.leaky_relu(getattr(self, f"conv{i}")(x), 0.2)
+      if i < self.n - 1:
+        x = phase_shuffle(x, None if rng is None else jax.random.fold_in(rng, i), self.shuffle)
     return self.out(x.reshape(x.shape[0], -1))[:, 0]
 
 
 class WaveGAN(nnx.Module):
-  def __init__(self, length=8192, d=32, z=100, channels=1, second_order=True, *, rngs):
+  def __init__(self, length=8192, d=32, z=100, channels=1, second_order=True, phase_shuffle=0, *, rngs):
     if length % math.prod(STRIDES):
       raise ValueError(f"clip length {length} must be a multiple of {math.prod(STRIDES)}")
     self.g = Generator(length, d, z, channels, rngs=rngs)
-    self.d = Discriminator(length, d, channels, second_order, rngs=rngs)
+    self.d = Discriminator(length, d, channels, second_order, phase_shuffle, rngs=rngs)
 

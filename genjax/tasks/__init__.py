@@ -1,12 +1,14 @@
-"""Tasks: one per (model family x modality). The trainer only sees their pure functions over pytrees.
+"""Tasks: one per model family (autoregressive, VAE, GAN), each taking a modality (genjax/modalities/).
+The trainer only sees their pure functions over pytrees.
 
 A task class provides:
-  load_data(config) -> Data            sources, transforms, and `meta` (e.g. the vocabulary) saved with the run
-  Task(config, meta)                   builds the model and optimizer
-  init(rng) -> state                   {params, opt_state, step, rng}
+  check_config(config), load_data(config) -> Data   (the modality's sources, transforms and saved `meta`)
+  Task(config, meta)                   builds the model, the optimizer and `modality`
+  init(rng) -> state                   {params, opt_state, step, rng, ...}
   train_step(state, batch) -> (state, metrics)
   eval_step(state, batch) -> sums      summed over examples; `summarize(totals)` turns them into metrics
-  sample(state, rng, **kw) -> numpy    and `write_samples(...)` / `decode(...)` for the modality
+  sample(params, rng, **kw) -> samples  as `modality.write_samples` writes them
+  quality(params, data, n, log)        the modality's sample-quality metrics ({} where it has none)
   PARAM_AXES                           (regex, logical axes) per parameter
 """
 
@@ -14,8 +16,8 @@ import importlib
 
 from genjax.errors import UserError
 
-REGISTRY = {"char_rnn": "genjax.tasks.char_rnn:CharRNNTask", "image_vae": "genjax.tasks.image_vae:ImageVAETask",
-            "image_gan": "genjax.tasks.image_gan:ImageGANTask", "pixel_rnn": "genjax.tasks.pixel_rnn:PixelRNNTask"}
+REGISTRY = {"autoregressive": "genjax.tasks.autoregressive:AutoregressiveTask",
+            "vae": "genjax.tasks.vae:VAETask", "gan": "genjax.tasks.gan:GANTask"}
 
 
 def get(name):

@@ -29,14 +29,10 @@ class MetricWriter:
     for k, v in row.items():
       self.tb.add_scalar(k, v, step)
 
-  def samples(self, step, samples):
-    """Images (uint8 [N, H, W, C]) as an image grid, text as its first sample."""
-    if not self.active:
-      return
-    if isinstance(samples, np.ndarray) and samples.ndim == 4:
-      self.tb.add_images("samples", samples, step, dataformats="NHWC")
-    else:
-      self.tb.add_text("samples", samples[0], step)
+  def samples(self, step, samples, modality):
+    """Samples in TensorBoard as their modality shows them (images, text, audio)."""
+    if self.active:
+      modality.tensorboard(self.tb, step, samples)
 
   def close(self):
     if self.active:

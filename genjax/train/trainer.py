@@ -81,17 +81,16 @@ class Run:
     return self.task.summarize(host_sum(sums))
 
   def write_samples(self, params, step, rng, name=None, separate=False, **overrides):
-    """Samples with the config's settings (CLI overrides on top); written on process 0 under samples/, as
-    one file (a text or a PNG grid) or, with `separate`, one PNG per image in a folder."""
+    """Samples with the config's settings (CLI overrides on top); written on process 0 under samples/ by the
+    modality (a .txt, a PNG grid, a folder of WAVs) or, with `separate`, one file per image in a folder."""
     unknown = sorted(set(overrides) - set(self.config.sample))
     if unknown:
       raise UserError(f"{', '.join('--' + k.replace('_', '-') for k in unknown)} does not apply to the "
                       f"{self.config.task} task; its sampling settings are {sorted(self.config.sample)}")
-    if separate and not hasattr(self.task, "write_images"):
-      raise UserError(f"--separate writes one PNG per image; the {self.config.task} task does not make images")
     samples = self.task.sample(params, rng, **dict(self.config.sample.to_dict(), **overrides))
     stem = os.path.join(self.workdir, "samples", name or f"step_{step}")
-    write = self.task.write_images if separate else self.task.write_samples
+    modality = self.task.modality
+    write = modality.write_separate if separate else modality.write_samples
     path = write(samples, stem) if jax.process_index() == 0 else stem
     return samples, path
 
@@ -177,7 +176,7 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
         progress.message(f"eval at step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in result.items()))
       if step % config.sample_every == 0 or step == config.steps:
         samples, _ = run.write_samples(state["params"], step, jax.random.PRNGKey(step))
-        writer.samples(step, samples)
+        writer.samples(step, samples, run.task.modality)
       stopping = stop.agreed(sync_point=step % config.log_every == 0)
       if step % config.ckpt_every == 0 or step == end or stopping:
         check_guard(run, state)
@@ -264,8 +263,7 @@ def evaluate(workdir, overrides=None):
   subset = run.config.get("eval_images", 0)  # the first N held-out examples, for costly bounds; 0: all
   source = pipeline.Head(data.eval, subset) if subset else data.eval
   result = {k: float(v) for k, v in run.evaluate(state, source, data.eval_transform).items()}
-  if hasattr(run.task, "quality"):  # families that generate samples: FID/KID/IS on a domain classifier
-    result.update({k: float(v) for k, v in run.task.quality(state["params"], data).items()})
+  result.update({k: float(v) for k, v in run.task.quality(state["params"], data).items()})
   if hasattr(run.task, "write_figures") and jax.process_index() == 0:
     run.task.write_figures(state["params"], data, os.path.join(workdir, "samples", f"step_{step}"))
   result["step"] = step

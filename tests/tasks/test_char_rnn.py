@@ -6,19 +6,17 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from genjax import config as common
 from genjax.errors import UserError
-from genjax.tasks.char_rnn import CharRNNTask
+from genjax.tasks.autoregressive import AutoregressiveTask
+from tests.tasks.smoke_cli import config
 from genjax.train import sharding
 
 VOCAB = list("abcdefgh \n")
 
 
 def make_task(**model):
-  c = common.char_rnn("smoke", "test")
-  c.model.update(model)
-  c.steps, c.optim.lr = 200, 1e-2
-  return CharRNNTask(c, {"vocab": VOCAB})
+  c = config("char_rnn_pydoc", steps=200, **{"optim.lr": 1e-2}, **{f"model.{k}": v for k, v in model.items()})
+  return AutoregressiveTask(c, {"vocab": VOCAB})
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +45,7 @@ def test_eval_step_weights_and_units(task):
   state = task.init(jax.random.PRNGKey(0))
   batch = {"tokens": tokens(4), "weight": jnp.array([1.0, 1.0, 0.0, 0.0])}
   sums = task.eval_step(state, batch)
-  assert float(sums["chars"]) == 2 * 32
+  assert float(sums["units"]) == 2 * 32 and float(sums["examples"]) == 2
   full = task.eval_step(state, {"tokens": tokens(4)[:2], "weight": jnp.ones(2)})
   np.testing.assert_allclose(sums["nll"], full["nll"], rtol=1e-6)
   out = task.summarize(jax.device_get(sums))
@@ -94,7 +92,7 @@ def test_sample_prompt_and_settings(task):
 
 
 def test_bad_model_config_is_a_user_error():
-  c = common.char_rnn("smoke", "test")
-  c.model.cell = "transformer"
   with pytest.raises(UserError, match="model.cell"):
-    CharRNNTask.check_config(c)
+    AutoregressiveTask.check_config(config("char_rnn_pydoc", **{"model.cell": "transformer"}))
+  with pytest.raises(UserError, match="pixel_rnn"):
+    AutoregressiveTask.check_config(config("char_rnn_pydoc", **{"modality": "image"}))

@@ -7,22 +7,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genjax import config as common
-from genjax.tasks.pixel_rnn import PixelRNNTask
-from tests.tasks.smoke_cli import train_twice
+from genjax.tasks.autoregressive import AutoregressiveTask
+from tests.tasks.smoke_cli import config, train_twice
 
 
 def make_task(shape=(28, 28, 1), **over):
-  c = common.pixel_rnn("smoke", "test")
-  c.update(over)
-  return PixelRNNTask(c, {"shape": list(shape)})
+  return AutoregressiveTask(config("pixel_rnn_mnist", **over), {"shape": list(shape)})
 
 
 def test_likelihood_is_exact_probabilities_sum_to_one():
-  task = make_task((2, 3, 1), model=dict(cell="gru", hidden=8, layers=2, head=8))  # the LSTM: tests below
+  task = make_task((2, 3, 1), **{"model.cell": "gru", "model.hidden": 8, "model.layers": 2, "model.head": 8})
   params = task.model.init(jax.random.PRNGKey(0))
   every = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=6))).reshape(64, 2, 3, 1)
-  probs = jnp.exp(-jax.jit(task._nll)(params, every))
+  probs = jnp.exp(-jax.jit(lambda p, x: task._nll(p, {"image": x})[0].sum(-1))(params, every))  # LSTM: below
   assert float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
   assert float(probs.max()) < 0.5  # not a degenerate model that puts all mass on one image
 
@@ -40,8 +37,7 @@ def test_each_pixel_depends_only_on_earlier_pixels():
 
 
 def test_train_step_lowers_the_nll():
-  task = make_task(optim=dict(lr=1e-2, warmup_steps=0, decay="constant", end_lr_frac=0.1, b1=0.9, b2=0.999,
-                              weight_decay=0.0, clip_norm=1.0))
+  task = make_task(**{"optim.lr": 1e-2, "optim.warmup_steps": 0, "optim.decay": "constant"})
   x = np.zeros((16, 28, 28, 1), np.float32)
   for k, c in enumerate(np.random.default_rng(0).integers(4, 24, 16)):
     x[k, 4:24, c:c + 3] = 1.0

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from genjax import main as cli
+from genjax.errors import UserError
 from genjax.main import load_config
 from genjax.train import trainer
 
@@ -96,7 +97,7 @@ def test_bad_inputs_fail_cleanly_and_touch_nothing(smoke_run, tmp_path, capsys):
   expect_user_error(capsys, *train, str(tmp_path / "c"), "--config.model.cell=tcn", match="model.cell")
   expect_user_error(capsys, "sample", "--workdir", smoke_run, "--prompt", "日本", match="never saw")
   expect_user_error(capsys, "sample", "--workdir", smoke_run, "--temperature", "-1", match="temperature")
-  expect_user_error(capsys, "sample", "--workdir", smoke_run, "--separate", match="does not make images")
+  expect_user_error(capsys, "sample", "--workdir", smoke_run, "--separate", match="text samples go in one .txt")
   expect_user_error(capsys, "sample", "--workdir", str(tmp_path / "nothing"), match="train first")
   assert tree_digest(smoke_run) == before
   assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -135,14 +136,35 @@ def test_a_run_from_8_devices_samples_on_1(smoke_run, repo_root):
 
 
 def test_runs_saved_before_a_new_config_key_still_open():
-  """A run trained before genjax added a key (here model.arch, eval_quality_periodic) gets the default."""
+  """A run trained before genjax added a key (model.phase_shuffle, eval_quality_periodic) gets the default,
+  and one saved when each cell was its own task ('image_gan', 'char_rnn') reads as (family, modality)."""
   import json
 
   from genjax import config as genjax_config
-  old = json.loads(genjax_config.image_gan("cpu", "gan_mnist:cpu").to_json_best_effort())
-  del old["model"]["arch"], old["eval_quality_periodic"]
-  old["model"]["z"] = 64  # what the run did set is kept
+  from tests.tasks.smoke_cli import config
+  old = json.loads(config("gan_mnist", "cpu").to_json_best_effort())
+  del old["model"]["phase_shuffle"], old["model"]["arch"], old["eval_quality_periodic"], old["modality"]
+  old["task"], old["model"]["z"] = "image_gan", 64  # what the run did set is kept
   filled = genjax_config.saved(json.dumps(old))
-  assert filled["model"]["arch"] == "dcgan" and filled["eval_quality_periodic"] == 2000
+  assert (filled["task"], filled["modality"], filled["model"]["arch"]) == ("gan", "image", "dcgan")
+  assert filled["eval_quality_periodic"] == 2000 and filled["model"]["phase_shuffle"] == 0
   assert filled["model"]["z"] == 64
+  old_rnn = json.loads(config("char_rnn_pydoc").to_json_best_effort())
+  del old_rnn["modality"], old_rnn["model"]["arch"]
+  filled = genjax_config.saved(json.dumps(dict(old_rnn, task="char_rnn")))
+  assert (filled["task"], filled["modality"], filled["model"]["arch"]) == ("autoregressive", "text", "char_rnn")
   assert genjax_config.saved(json.dumps({"task": "elsewhere", "x": 1})) == {"task": "elsewhere", "x": 1}
+
+
+def test_a_config_file_that_raises_is_one_line_naming_file_and_line(tmp_path, capsys):
+  bad = tmp_path / "mine.py"
+  bad.write_text("from genjax import config as common\n\n\ndef get_config(arg=None):\n  return comon.lock(None)\n")
+  args = ("train", "--config", str(bad), "--workdir", str(tmp_path / "w"))
+  expect_user_error(capsys, *args, match="mine.py line 5: NameError: name 'comon' is not defined")
+  (tmp_path / "broken.py").write_text("def get_config(arg=None)\n  return 1\n")
+  expect_user_error(capsys, "train", "--config", str(tmp_path / "broken.py"), "--workdir", str(tmp_path / "w"),
+                    match="broken.py line 1: SyntaxError")
+  with pytest.raises(UserError) as raised:  # --debug shows the traceback, the config's own error under it
+    genjax("--debug", *args)
+  assert isinstance(raised.value.__cause__, NameError)
+  assert not (tmp_path / "w").exists()

@@ -16,7 +16,7 @@ from genjax import tasks
 from genjax.data import sources
 from genjax.errors import UserError
 from genjax.main import load_config
-from genjax.tasks.char_rnn import CharRNNTask
+from genjax.tasks.autoregressive import AutoregressiveTask
 from genjax.train import checkpoint, trainer
 from genjax.train import workdir as workdirs
 from tests.train import procs
@@ -34,13 +34,15 @@ def smoke(*overrides):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config,n_kills,steps,after", [
-    (SMOKE, 4, 200, "first step"), ("configs/gan_mnist.py:smoke", 2, 100, "step 15/")], ids=["rnn", "gan"])
+    (SMOKE, 4, 200, "first step"), ("configs/gan_mnist.py:smoke", 2, 100, "step 15/"),
+    ("configs/sample_rnn_fsdd.py:smoke", 2, 100, "step 15/")], ids=["rnn", "gan", "audio_rnn"])
 def test_exact_resume_under_kill_9(tmp_path, repo_root, config, n_kills, steps, after):
   """SIGKILLs at seeded random moments after the line `after`; the restarted runs end bit-identical to an
-  uninterrupted one. (Fewer kills and steps for the GAN, whose steps and restarts cost more, each kill after
-  its run's step 15 so that restarts resume from a checkpoint: the cold suite must stay under 10 minutes.)"""
-  if "mnist" in config and sources.data_dir() is None:
-    pytest.skip("MNIST not found: set GENJAX_DATA_DIR")
+  uninterrupted one. (Fewer kills and steps for the GAN and the audio RNN, whose restarts cost more, each kill
+  after its run's step 15 so that restarts resume from a checkpoint. The audio run's random crops come from
+  the restored iterator too.)"""
+  if ("mnist" in config or "fsdd" in config) and sources.data_dir() is None:
+    pytest.skip("real data not found: set GENJAX_DATA_DIR")
   args = ["train", "--config", config, f"--config.steps={steps}", "--config.ckpt_every=3",
           "--config.log_every=3", "--config.eval_every=100", "--config.sample_every=1000"]
   ref = procs.run(repo_root, *args, "--workdir", str(tmp_path / "ref"))
@@ -180,7 +182,7 @@ def test_second_trainer_on_a_busy_workdir_is_refused(tmp_path, repo_root):
     pass
 
 
-class NaNAtSteps(CharRNNTask):
+class NaNAtSteps(AutoregressiveTask):
   """The char RNN, with a NaN loss injected at steps 3, 4 and 5."""
 
   def train_step(self, state, batch):

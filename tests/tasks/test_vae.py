@@ -7,20 +7,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genjax import config as common
 from genjax import main as cli
 from genjax.data import images, sources
 from genjax.errors import UserError
-from genjax.tasks.image_common import grid_image
-from tests.tasks.smoke_cli import train_twice
-from genjax.tasks.image_vae import ImageVAETask
+from genjax.modalities.image import grid_image
+from genjax.tasks.vae import VAETask
+from tests.tasks.smoke_cli import config, train_twice
 
 
 def make_task(**over):
-  c = common.image_vae("smoke", "test")
-  c.update(over)
-  c.steps, c.optim.lr = 200, 3e-3
-  return ImageVAETask(c, {"shape": [28, 28, 1]})
+  c = config("vae_mnist", steps=200, **{"optim.lr": 3e-3}, **over)
+  return VAETask(c, {"shape": [28, 28, 1]})
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +77,10 @@ def test_fixed_binarization_is_deterministic():
 
 
 def test_bad_iw_samples_is_a_user_error():
-  c = common.image_vae("smoke", "test")
-  c.eval_iw_samples = 75
   with pytest.raises(UserError, match="multiple of 50"):
-    ImageVAETask.check_config(c)
+    VAETask.check_config(config("vae_mnist", eval_iw_samples=75))
+  with pytest.raises(UserError, match="the VAE family has an image model"):
+    VAETask.check_config(config("vae_mnist", modality="audio"))
 
 
 def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
@@ -95,7 +92,7 @@ def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, mon
   assert run("sample", "--workdir", workdir, "-n", "9") == 0
   assert Image.open(os.path.join(workdir, "samples", "sample_step_20.png")).size == (3 * 30 + 2, 3 * 30 + 2)
   assert run("sample", "--workdir", workdir, "--prompt", "x") == 2
-  assert "--prompt does not apply to the image_vae task" in capsys.readouterr().err
+  assert "--prompt does not apply to the vae task" in capsys.readouterr().err
   assert run("eval", "--workdir", workdir, "--config.eval_iw_samples=2", "--config.batch_size=1000",
              "--config.eval_images=3000") == 0  # the whole split is scored in the GAN and pixel-RNN tests
   out = capsys.readouterr().out

@@ -1,4 +1,8 @@
-"""Conv VAE on images: KL warm-up, ELBO and importance-weighted bounds, with a pixel likelihood from config.
+"""The VAE family: KL warm-up, ELBO and importance-weighted bounds; a conv VAE with a pixel likelihood.
+
+The family's bounds (`_terms`, the ELBO, IWAE) are written once over a model's encoder and decoder and a
+likelihood; the image modality supplies data, sample writing and FID/KID/IS. Audio and text VAEs plug in a
+model and a likelihood of their own.
 
 With the Bernoulli likelihood, training binarizes dynamically (a fresh Bernoulli sample of every image each
 step) and evaluation uses one fixed binarization of the test set, so numbers compare with the literature
@@ -13,18 +17,19 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from genjax import modalities
 from genjax.config import require
 from genjax.data import images
 from genjax.models import conv_vae
-from genjax.tasks import common, image_common, likelihoods
-from genjax.tasks.image_common import ImageOutputs, check_request, grid_image, to_u8, write_png
+from genjax.modalities.image import check_temperature, grid_image, to_u8, write_png
+from genjax.tasks import common, likelihoods
 from genjax.train import optim
 
 LOG_2PI = math.log(2 * math.pi)
 IW_CHUNK = 50  # importance samples decoded at once
 
 
-class ImageVAETask(ImageOutputs):
+class VAETask:
   PARAM_AXES = conv_vae.PARAM_AXES
 
   @staticmethod
@@ -35,18 +40,21 @@ class ImageVAETask(ImageOutputs):
     k = config.eval_iw_samples
     require(k >= 1 and (k <= IW_CHUNK or k % IW_CHUNK == 0),
             f"eval_iw_samples={k} must be 1..{IW_CHUNK} or a multiple of {IW_CHUNK}")
-    require(len(config.data.shape) == 3, f"data.shape={config.data.shape} must be (height, width, channels)")
+    require(config.modality == "image", f"modality={config.modality!r}: the VAE family has an image model "
+            "(conv_vae) so far; audio and text VAEs are open work")
+    modalities.get(config.modality).check_config(config)
     require(config.likelihood in likelihoods.KINDS, f"likelihood={config.likelihood!r} must be one of "
             f"{likelihoods.KINDS}")
     require(2 <= config.data.levels <= 256, f"data.levels={config.data.levels} must be 2..256")
 
   @staticmethod
   def load_data(config):
-    return image_common.load_data(config, binarize_eval=config.likelihood == "bernoulli")
+    return modalities.get(config.modality).load_data(config, binary=config.likelihood == "bernoulli")
 
   def __init__(self, config, meta):
     self.config = config
-    self.shape = tuple(meta["shape"])
+    self.modality = modalities.get(config.modality)(config, meta)
+    self.shape = self.modality.shape
     m = config.model
     self.kind, self.levels = config.likelihood, config.data.levels
     outputs = likelihoods.OUTPUTS[self.kind]
@@ -75,9 +83,7 @@ class ImageVAETask(ImageOutputs):
   def train_step(self, state, batch):
     rng = common.step_rng(state)
     bin_rng, z_rng = jax.random.split(rng)
-    x = batch["image"]
-    if self.kind == "bernoulli":
-      x = jax.random.bernoulli(bin_rng, x).astype(jnp.float32)  # dynamic binarization
+    x = self.modality.binary(batch, bin_rng) if self.kind == "bernoulli" else batch["image"]  # dynamic
     warm = self.config.kl_warmup_steps
     beta = jnp.minimum(1.0, (state["step"] + 1) / warm) if warm else 1.0
 
@@ -116,9 +122,13 @@ class ImageVAETask(ImageOutputs):
 
   def sample(self, params, rng, n, temperature=1.0):
     """n images (the likelihood's means) decoded from z ~ N(0, temperature^2 I), as uint8 [n, H, W, C]."""
-    check_request(n, temperature)
+    self.modality.check_request(n)
+    check_temperature(temperature)
     z = temperature * jax.random.normal(rng, (n, self.config.model.latent))
     return to_u8(likelihoods.mean_image(self.kind, self._decode(params, z)))
+
+  def quality(self, params, data, n=None, log=print):
+    return self.modality.quality(lambda rng, k: self.sample(params, rng, k), data, n, log)
 
   def write_figures(self, params, data, stem, pairs=8, steps=8):
     """Reconstructions (test images over their posterior-mean reconstructions) and latent interpolations

@@ -1,9 +1,11 @@
-"""DCGAN family on images: non-saturating, hinge or WGAN-GP losses, optional spectral norm, n_critic, EMA of G.
+"""The GAN family: non-saturating, hinge or WGAN-GP losses, optional spectral norm, n_critic, EMA of G.
 
-Both networks, their optimizer states, the EMA generator and the spectral-norm vectors live in one train
-state, and one jitted `train_step` runs n_critic critic updates (each on its slice of the batch) and one
-generator update. Samples come from the EMA generator, which is smoother than the raw one. `model.arch`
-picks DCGAN (images [H, W, C]) or WaveGAN (waveforms [T, C], the architecture the audio task will train).
+One task for every modality: the modality turns batches into the signal both networks read ([-1, 1]
+images [H, W, C] or waveforms [T, 1]) and generated signals back into samples. Both networks, their
+optimizer states, the EMA generator and the spectral-norm vectors live in one train state, and one jitted
+`train_step` runs n_critic critic updates (each on its slice of the batch) and one generator update.
+Samples come from the EMA generator, which is smoother than the raw one. `model.arch` picks DCGAN (images)
+or WaveGAN (waveforms, with phase shuffle in its critic).
 """
 
 import jax
@@ -11,10 +13,11 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from genjax import modalities
 from genjax.config import require
 from genjax.models import dcgan, wavegan
-from genjax.tasks import common, image_common
-from genjax.tasks.image_common import ImageOutputs, check_request, to_u8
+from genjax.modalities.image import check_temperature
+from genjax.tasks import common
 from genjax.train import optim
 
 LOSSES = ("non_saturating", "hinge", "wgan_gp")
@@ -44,11 +47,11 @@ def make_model(shape, m, loss, rngs):
   """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]."""
   second_order = loss == "wgan_gp"  # the penalty differentiates the critic's input gradient
   if m.arch == "wavegan":
-    return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, rngs=rngs)
+    return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, m.get("phase_shuffle", 0), rngs=rngs)
   return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order, rngs=rngs)
 
 
-class ImageGANTask(ImageOutputs):
+class GANTask:
   PARAM_AXES = dcgan.PARAM_AXES
 
   @staticmethod
@@ -61,17 +64,18 @@ class ImageGANTask(ImageOutputs):
             f"gan.n_critic={g.n_critic} must be at least 1 and divide batch_size={config.batch_size} (each "
             f"critic update takes its slice of the batch)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
-    rank = 2 if m.arch == "wavegan" else 3
-    require(len(config.data.shape) == rank, f"data.shape={config.data.shape} must be "
-            f"{'(samples, channels)' if rank == 2 else '(height, width, channels)'} for model.arch={m.arch!r}")
+    arch = {"image": "dcgan", "audio": "wavegan"}.get(config.modality)
+    require(m.arch == arch, f"model.arch={m.arch!r} does not generate {config.modality}; use {arch!r}")
+    modalities.get(config.modality).check_config(config)
 
   @staticmethod
   def load_data(config):
-    return image_common.load_data(config, binarize_eval=False)
+    return modalities.get(config.modality).load_data(config)
 
   def __init__(self, config, meta):
     self.config, self.gan = config, config.gan
-    self.shape = tuple(meta["shape"])
+    self.modality = modalities.get(config.modality)(config, meta)
+    self.shape = self.modality.shape
     m = config.model
     self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan.loss, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
@@ -92,20 +96,21 @@ class ImageGANTask(ImageOutputs):
     z_rng, mix_rng = jax.random.split(rng)
     model = self._bind(dict(params, d=d_params), stats)
     fake = lax.stop_gradient(model.g(self._z(z_rng, real.shape[0])))
-    d_real = model.d(real, update_stats=True)  # the one call that advances spectral-norm power iteration
-    d_fake = model.d(fake)
+    shuffle = jax.random.split(jax.random.fold_in(mix_rng, 1), 3)  # WaveGAN's phase shifts, per critic call
+    d_real = model.d(real, update_stats=True, rng=shuffle[0])  # the one call that advances spectral norm
+    d_fake = model.d(fake, rng=shuffle[1])
     loss = d_loss(self.gan.loss, d_real, d_fake).mean()
     gp = jnp.zeros(())
     if self.gan.loss == "wgan_gp":
       t = jax.random.uniform(mix_rng, (real.shape[0],) + (1,) * (real.ndim - 1))
-      gp = gradient_penalty(model.d, t * real + (1 - t) * fake)
+      gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2]), t * real + (1 - t) * fake)
       loss = loss + self.gan.gp_weight * gp
     return loss, {"d_real": d_real.mean(), "d_fake": d_fake.mean(), "gp": gp,
                   "stats": self.model.stats(model)}
 
   def _generator_loss(self, g_params, params, stats, n, rng):
     model = self._bind(dict(params, g=g_params), stats)
-    return g_loss(self.gan.loss, model.d(model.g(self._z(rng, n))))
+    return g_loss(self.gan.loss, model.d(model.g(self._z(rng, n)), rng=jax.random.fold_in(rng, 1)))
 
   def _z(self, rng, n):
     return jax.random.normal(rng, (n, self.config.model.z))
@@ -120,7 +125,8 @@ class ImageGANTask(ImageOutputs):
   def train_step(self, state, batch):
     rng = common.step_rng(state)
     k = self.gan.n_critic
-    real = (batch["image"] * 2.0 - 1.0).reshape(k, -1, *batch["image"].shape[1:])
+    signal = self.modality.signal(batch)
+    real = signal.reshape(k, -1, *signal.shape[1:])
     keys = jax.random.split(rng, k + 1)
     params, opt = state["params"], state["opt_state"]
     d_params, d_opt, stats = params["d"], opt["d"], state["stats"]
@@ -137,21 +143,24 @@ class ImageGANTask(ImageOutputs):
     return state, dict(metrics, g_loss=g_value, grad_norm=optax.tree.norm(g_grads))  # the last critic update's
 
   def eval_step(self, state, batch):
-    """Sums over held-out real images and as many fresh samples: critic outputs and the critic's loss."""
-    x, w = batch["image"] * 2.0 - 1.0, batch["weight"]
+    """Sums over held-out real examples and as many fresh samples: critic outputs and the critic's loss."""
+    x, w = self.modality.signal(batch), batch["weight"]
     model = self._bind(state["params"], state["stats"])
     d_real = model.d(x)
     d_fake = model.d(model.g(self._z(jax.random.PRNGKey(0), x.shape[0])))
-    return {"d_loss": (d_loss(self.gan.loss, d_real, d_fake) * w).sum(), "d_real": (d_real * w).sum(), "d_fake": (d_fake * w).sum(),
-            "images": w.sum()}
+    return {"d_loss": (d_loss(self.gan.loss, d_real, d_fake) * w).sum(), "d_real": (d_real * w).sum(),
+            "d_fake": (d_fake * w).sum(), "examples": w.sum()}
 
   def summarize(self, totals):
-    n = totals["images"]
+    n = totals["examples"]
     return {"d_loss": totals["d_loss"] / n, "d_real": totals["d_real"] / n, "d_fake": totals["d_fake"] / n,
-            "images": n}
+            self.modality.example: n}
 
   def sample(self, params, rng, n, temperature=1.0):
-    """n images from the EMA generator at z ~ N(0, temperature^2 I), as uint8 [n, H, W, C]."""
-    check_request(n, temperature)
-    x = self._generate(params, temperature * self._z(rng, n))
-    return to_u8((x + 1.0) / 2.0)
+    """n samples from the EMA generator at z ~ N(0, temperature^2 I), as the modality writes them."""
+    self.modality.check_request(n)
+    check_temperature(temperature)
+    return self.modality.decode_signal(self._generate(params, temperature * self._z(rng, n)))
+
+  def quality(self, params, data, n=None, log=print):
+    return self.modality.quality(lambda rng, k: self.sample(params, rng, k), data, n, log)

@@ -7,20 +7,18 @@ import pytest
 from flax import nnx
 from PIL import Image
 
-from genjax import config as common
 from genjax.errors import UserError
 from genjax.models import layers
-from genjax.tasks import image_gan
-from genjax.tasks.image_gan import ImageGANTask
-from tests.tasks.smoke_cli import train_twice
+from genjax.models import wavegan
+from genjax.tasks import gan
+from genjax.tasks.gan import GANTask
+from tests.tasks.smoke_cli import config, train_twice
 
 
 def make_task(**over):
-  c = common.image_gan("smoke", "test")
-  for key, value in over.items():
-    c.update_from_flattened_dict({key: value})
-  ImageGANTask.check_config(c)
-  return ImageGANTask(c, {"shape": [28, 28, 1]})
+  c = config("gan_mnist", **over)
+  GANTask.check_config(c)
+  return GANTask(c, {"shape": [28, 28, 1]})
 
 
 def test_gradient_penalty_matches_finite_differences():
@@ -32,18 +30,18 @@ def test_gradient_penalty_matches_finite_differences():
   grads = np.stack([(f(flat + h * e) - f(flat - h * e)) / (2 * h) for e in np.eye(12)], axis=1)
   expected = np.mean((np.linalg.norm(grads, axis=1) - 1.0) ** 2)
   assert expected > 0.1  # a critic far from 1-Lipschitz, so the check has something to compare
-  np.testing.assert_allclose(float(image_gan.gradient_penalty(critic, x)), expected, rtol=1e-2)
+  np.testing.assert_allclose(float(gan.gradient_penalty(critic, x)), expected, rtol=1e-2)
 
 
 def test_losses_on_known_critic_outputs():
   real, fake = jnp.array([2.0, -1.0]), jnp.array([0.5, -3.0])
-  np.testing.assert_allclose(image_gan.d_loss("hinge", real, fake), [0.0 + 1.5, 2.0 + 0.0])
-  np.testing.assert_allclose(image_gan.d_loss("wgan_gp", real, fake), [-1.5, -2.0])
-  np.testing.assert_allclose(image_gan.d_loss("non_saturating", real, fake),
+  np.testing.assert_allclose(gan.d_loss("hinge", real, fake), [0.0 + 1.5, 2.0 + 0.0])
+  np.testing.assert_allclose(gan.d_loss("wgan_gp", real, fake), [-1.5, -2.0])
+  np.testing.assert_allclose(gan.d_loss("non_saturating", real, fake),
                              np.log1p(np.exp(-np.array([2.0, -1.0]))) + np.log1p(np.exp([0.5, -3.0])), rtol=1e-6)
-  np.testing.assert_allclose(image_gan.g_loss("non_saturating", fake), np.mean(np.log1p(np.exp(-np.array([0.5, -3.0])))),
+  np.testing.assert_allclose(gan.g_loss("non_saturating", fake), np.mean(np.log1p(np.exp(-np.array([0.5, -3.0])))),
                              rtol=1e-6)
-  assert float(image_gan.g_loss("hinge", fake)) == pytest.approx(1.25)
+  assert float(gan.g_loss("hinge", fake)) == pytest.approx(1.25)
 
 
 def test_spectral_normalization_converges_to_unit_norm():
@@ -112,21 +110,30 @@ def test_gan_cli_train_resume_sample_eval(shared_data, tmp_path, repo_root, caps
   assert metrics["fid"] > metrics["real_fid_test_vs_train"] > 0
 
 
+def test_phase_shuffle_keeps_length_and_is_the_identity_at_shift_0():
+  x = jnp.arange(2 * 6 * 1, dtype=jnp.float32).reshape(2, 6, 1)
+  assert wavegan.phase_shuffle(x, jax.random.key(0), 0) is x and wavegan.phase_shuffle(x, None, 2) is x
+  shifted = np.asarray(wavegan.phase_shuffle(x, jax.random.key(3), 2))[..., 0]
+  assert shifted.shape == (2, 6)
+  rows = np.asarray(x)[..., 0]
+  reflect = lambda r, k: np.pad(r, 2, mode="reflect")[2 - k: 2 - k + 6]  # noqa: E731  out[t] = x[t - k]
+  for row, out in zip(rows, shifted):  # each example is its row moved by one k in -2..2, reflected at the ends
+    assert any(np.array_equal(out, reflect(row, k)) for k in range(-2, 3))
+  many = np.asarray(wavegan.phase_shuffle(jnp.tile(x[:1], (64, 1, 1)), jax.random.key(1), 2))[..., 0]
+  assert len({tuple(r) for r in many}) == 5  # every shift -2..2 occurs
+
+
 def test_wavegan_architecture_trains():
-  c = common.image_gan("smoke", "test")
-  c.model.update(arch="wavegan", d=4, z=8)
-  c.data.shape = (512, 1)
-  c.gan.loss = "hinge"  # WGAN-GP is covered above; its double backward through kernel-25 convs compiles slowly
-  ImageGANTask.check_config(c)
-  task = ImageGANTask(c, {"shape": [512, 1]})
+  c = config("wavegan_fsdd", **{"gan.loss": "hinge", "data.length": 512})  # WGAN-GP: the audio CLI test
+  GANTask.check_config(c)
+  task = GANTask(c, {"rate": 8000, "length": 512})
   state = task.init(jax.random.PRNGKey(0))
   model = task.model.bind({"g": state["params"]["g"], "d": state["params"]["d"]})
   fake, score = nnx.jit(lambda m, z: (m.g(z), m.d(m.g(z))))(model, jnp.ones((3, 8)))  # one compile, not per op
   assert fake.shape == (3, 512, 1) and float(jnp.abs(fake).max()) <= 1.0
   assert score.shape == (3,)
-  clips = jnp.sin(jnp.linspace(0, 60, 512))[None, :, None] * jnp.ones((16, 1, 1)) * 0.5 + 0.5
-  _, metrics = jax.jit(task.train_step)(state, {"image": clips})
+  clips = jnp.sin(jnp.linspace(0, 60, 512))[None, :] * jnp.ones((16, 1)) * 0.5
+  _, metrics = jax.jit(task.train_step)(state, {"audio": clips, "mask": jnp.ones_like(clips)})
   assert all(np.isfinite(float(v)) for v in metrics.values())
-  c.data.shape = (28, 28, 1)
-  with pytest.raises(UserError, match="samples, channels"):
-    ImageGANTask.check_config(c)
+  with pytest.raises(UserError, match="does not generate audio"):
+    GANTask.check_config(config("wavegan_fsdd", **{"model.arch": "dcgan"}))
