@@ -52,16 +52,19 @@ def load_config(spec, overrides):
   """A locked ConfigDict from `path.py[:variant]` plus `--config.a.b=v` overrides (typos are rejected)."""
   from absl import flags
   from ml_collections import config_flags
-  path = spec.split(":")[0]
+
+  from genjax import config as genjax_config
+  path, colon, variant = spec.partition(":")
   if not os.path.isfile(path):
     raise UserError(f"config file {path} not found; pass --config configs/NAME.py[:variant]")
   for o in overrides:
     if not o.startswith("--config."):
       raise UserError(f"unrecognized argument {o!r}; overrides look like --config.optim.lr=3e-4")
-  argv = ["genjax", f"--config={spec}", *overrides]
   fv = flags.FlagValues()
-  config_flags.DEFINE_config_file("config", flag_values=fv, lock_config=True, sys_argv=argv)
-  try:
+  try:  # loaded here, not by config_flags' file flag, whose loader (load_module) Python 3.12 removes
+    config = genjax_config.load_file(path).get_config(*((variant,) if colon else ()))
+    argv = ["genjax", *overrides]
+    config_flags.DEFINE_config_dict("config", config, flag_values=fv, lock_config=True, sys_argv=argv)
     fv(argv)
   except Exception as e:  # noqa: BLE001  (a config file can raise anything; say where, in one line)
     where = _config_file_line(e, path)
