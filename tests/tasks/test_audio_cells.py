@@ -39,7 +39,7 @@ def test_the_mask_keeps_padding_out_of_the_nll():
 
 
 def test_classifier_scores_real_clips_near_the_ceiling_and_noise_far_below(shared_data):
-  c = config("wavegan_fsdd", eval_classifier_steps=300)
+  c = config("wavegan_fsdd")  # the smoke classifier (100 steps), which the CLI tests below reuse from the cache
   data = Audio.load_data(c)
   modality = Audio(c, {"rate": 8000, "length": c.data.length})
   real = data.test.arrays["audio"]
