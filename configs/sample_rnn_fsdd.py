@@ -23,9 +23,9 @@ def get_config(arg=None):
   if arg == "cpu":
     c.model.update(layers=1, hidden=256)
     c.data.length = 1025
-    c.batch_size, c.steps = 16, 5000
+    c.batch_size, c.steps = 16, 2000
     c.optim.update(lr=2e-3, warmup_steps=200)
-    common.intervals(c, log=50, evaluate=1000, sample=2500, ckpt=500)
+    common.intervals(c, log=50, evaluate=500, sample=1000, ckpt=500)
   elif arg == "smoke":
     c.model.update(layers=1, embed=8, hidden=16)
     c.data.update(length=65, eval_length=256)

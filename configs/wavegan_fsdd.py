@@ -22,13 +22,13 @@ def get_config(arg=None):
   common.intervals(c, log=100, evaluate=2500, sample=2500, ckpt=2500)
   if arg == "cpu":
     c.model.d = 16
-    c.batch_size, c.steps = 80, 2000
+    c.batch_size, c.steps = 80, 1500
     c.optim.lr = 2e-4
     common.intervals(c, log=50, evaluate=500, sample=500, ckpt=250)
   elif arg == "smoke":
     c.model.update(d=4, z=8)
     c.data.length = 1024
-    c.gan.n_critic = 2
+    c.gan.n_critic = 1  # the n_critic loop is tested on the image GAN; one critic update halves the compile
     c.batch_size, c.sample.n = 16, 2
     common.smoke(c)
   return common.lock(c)
