@@ -52,6 +52,7 @@ def test_classifier_scores_real_clips_near_the_ceiling_and_noise_far_below(share
   assert noise_scores["fid"] > 10 * real_scores["fid"]
 
 
+@pytest.mark.slow
 def test_sample_rnn_cli_train_resume_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "srnn")
@@ -71,6 +72,7 @@ def test_sample_rnn_cli_train_resume_sample_eval(shared_data, tmp_path, repo_roo
   assert metrics["quality_samples"] == 200 and metrics["inception_score"] >= 1.0
 
 
+@pytest.mark.slow
 def test_wavegan_cli_train_resume_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "wavegan")

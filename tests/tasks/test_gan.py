@@ -93,6 +93,7 @@ def test_bad_gan_settings_are_user_errors():
     make_task(**{"gan.loss": "lsgan"})
 
 
+@pytest.mark.slow
 def test_gan_cli_train_resume_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "gan")

@@ -51,6 +51,7 @@ def test_train_step_lowers_the_nll():
   assert out.shape == (2, 28, 28, 1) and set(np.unique(out)) <= {0, 255}
 
 
+@pytest.mark.slow
 def test_pixel_rnn_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "prnn")

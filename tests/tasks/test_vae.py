@@ -83,6 +83,7 @@ def test_bad_iw_samples_is_a_user_error():
     VAETask.check_config(config("vae_mnist", modality="audio"))
 
 
+@pytest.mark.slow
 def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, monkeypatch):
   monkeypatch.chdir(repo_root)
   workdir = str(tmp_path / "vae")
@@ -108,6 +109,7 @@ def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, mon
   assert Image.open(os.path.join(workdir, "samples", "step_20_interpolations.png")).size == (8 * 30 + 2, 8 * 30 + 2)
 
 
+@pytest.mark.slow
 def test_vae_on_tfds_color_images_with_a_discretized_likelihood(tmp_path, repo_root, monkeypatch):
   tfds = pytest.importorskip("tensorflow_datasets")
   monkeypatch.chdir(repo_root)
@@ -124,6 +126,7 @@ def test_vae_on_tfds_color_images_with_a_discretized_likelihood(tmp_path, repo_r
   assert 0 < nll < 2 * 32 * 32 * 3 * np.log(256)  # discrete: positive; mock pixels are uniform noise
 
 
+@pytest.mark.slow
 def test_vae_digits_smoke_with_logistic_likelihood(shared_data, tmp_path, repo_root, monkeypatch):
   monkeypatch.chdir(repo_root)
   progress = io.StringIO()
