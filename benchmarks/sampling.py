@@ -4,7 +4,8 @@
 
 `suite.py` times the canonical architectures with fresh parameters; this times the model a researcher trained,
 at the batch and length they sample. Median of `--repeats` blocked calls after two warm-up calls (the first
-compiles). Audio runs also report the real-time factor: wall seconds per second of audio generated.
+compiles). Audio runs (sample RNN or GAN) also report the real-time factor: wall seconds per second of audio
+generated.
 """
 
 import argparse
@@ -20,19 +21,21 @@ def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   p.add_argument("--workdir", required=True)
   p.add_argument("-n", type=int, default=4, help="samples per call")
-  p.add_argument("--length", type=int, default=None, help="steps per sample (autoregressive runs)")
+  p.add_argument("--length", type=int, default=None, help="steps per sample (autoregressive runs; default: the config's sample.length)")
   p.add_argument("--repeats", type=int, default=3)
   args = p.parse_args()
   run, state, step = trainer.open_run(args.workdir)
-  length = {"length": args.length} if args.length else {}
-  seconds = timed(lambda: run.task.sample(state["params"], jax.random.PRNGKey(0), args.n, **length), args.repeats)
-  row = {"workdir": args.workdir, "step": step, "n": args.n, **length, "seconds_per_call": seconds}
-  if args.length:
-    row["units_per_s"] = args.n * args.length / seconds
-    if run.config.modality == "audio":
-      row["real_time_factor"] = run.config.data.rate / row["units_per_s"]
-  else:
-    row["samples_per_s"] = args.n / seconds
+  length = args.length or run.config.sample.get("length")  # autoregressive runs: the config's unless given
+  kw = {"length": length} if length else {}
+  seconds = timed(lambda: run.task.sample(state["params"], jax.random.PRNGKey(0), args.n, **kw), args.repeats)
+  row = {"workdir": args.workdir, "step": step, "n": args.n, "seconds_per_call": seconds,
+         "samples_per_s": args.n / seconds}
+  audio = run.config.modality == "audio"
+  units = length or (run.config.data.length if audio else None)
+  if units:  # characters or audio samples per sample (a GAN's clip is the configured data length)
+    row.update(units_per_sample=units, units_per_s=args.n * units / seconds)
+  if audio:
+    row["real_time_factor"] = run.config.data.rate / row["units_per_s"]
   print(json.dumps(row))
 
 
