@@ -21,7 +21,8 @@ def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   p.add_argument("--workdir", required=True)
   p.add_argument("-n", type=int, default=4, help="samples per call")
-  p.add_argument("--length", type=int, default=None, help="steps per sample (autoregressive runs; default: the config's sample.length)")
+  p.add_argument("--length", type=int, default=None,
+                 help="steps per sample (autoregressive runs; default: the config's sample.length)")
   p.add_argument("--repeats", type=int, default=3)
   args = p.parse_args()
   run, state, step = trainer.open_run(args.workdir)

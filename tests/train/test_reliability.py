@@ -131,9 +131,12 @@ def flip_a_byte(step_dir):
 
 
 # A truncated chunk fails Orbax's restore while tensorstore still has reads in flight; they complete into the
-# asyncio loop Orbax has already closed, and the ignored RuntimeError surfaces at some later garbage collection.
+# asyncio loop Orbax has already closed, and Python reports the ignored RuntimeError as unraisable.
 # Harmless (the CLI prints nothing) and not ours to fix; any other unraisable exception still warns.
-@pytest.mark.filterwarnings("ignore:(?s)Exception ignored in.*Event loop is closed:pytest.PytestUnraisableExceptionWarning")
+LOOP_CLOSED = "ignore:(?s)Exception ignored in.*Event loop is closed:pytest.PytestUnraisableExceptionWarning"
+
+
+@pytest.mark.filterwarnings(LOOP_CLOSED)
 @pytest.mark.parametrize("damage", [truncate_data, delete_state_files, flip_a_byte])
 def test_damaged_latest_checkpoint_falls_back_to_the_previous(three_checkpoints, tmp_path, capsys, damage):
   workdir = damaged_copy(three_checkpoints, tmp_path / "run", damage)
