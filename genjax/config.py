@@ -87,26 +87,39 @@ def autoregressive(c):
 
 
 def vae(c):
-  """Conv VAE: likelihood 'bernoulli' (binary pixels, dynamically binarized in training), 'logistic' or
-  'gaussian' (discretized over data.levels); linear KL warm-up; IWAE bound at evaluation."""
-  c.model = dict(widths=(32, 64), latent=32)
+  """VAE family: model.arch 'conv_vae' with likelihood 'bernoulli' (binary pixels, dynamically binarized in
+  training), 'logistic' or 'gaussian' (discretized over data.levels), or 'sentence_vae' (text lines, likelihood
+  'categorical'); KL weight warmed up over kl_warmup_steps ('linear' or Bowman's 'logistic' schedule), free
+  bits per latent dimension as an option; IWAE bound at evaluation."""
+  c.model = dict(arch="conv_vae", widths=(32, 64), latent=32)
   c.likelihood = "bernoulli"
   c.kl_warmup_steps = 2000
+  c.kl_schedule = "linear"
+  c.free_bits = 0.0           # nats per latent dimension below which the KL is not pushed down (0: off)
   c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
   c.sample = dict(n=64, temperature=1.0)
 
 
 def gan(c):
-  """GAN family: loss non_saturating / hinge / wgan_gp, n_critic, EMA generator; Adam (0.5, 0.999), no decay."""
+  """GAN family: loss non_saturating / hinge / wgan_gp, n_critic, EMA generator; Adam (0.5, 0.999), no decay.
+  model.arch: 'dcgan' (images), 'wavegan' (audio, width d) or 'text_gan' (text lines, width d, `blocks`
+  residual blocks)."""
   c.model = dict(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, d=32,
-                 phase_shuffle=0)
+                 phase_shuffle=0, blocks=5)
   c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999)
   c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
   c.sample = dict(n=64, temperature=1.0)
 
 
 def text_data(c):
-  c.data = dict(source="", path="", tfds_name="", tfds_key="text", val_fraction=0.1, seq_len=128)
+  """Units 'window' (seq_len + 1 consecutive characters) or 'line' (each non-empty line, at most seq_len
+  characters: longer ones refused, truncated or dropped per long_lines); `titles` keeps Tang poem titles.
+  Sample quality: n-gram JSD and the judge char-LSTM (trained eval_classifier_steps steps, cached); periodic
+  scoring is off by default (a text config turns it on)."""
+  c.data = dict(source="", path="", tfds_name="", tfds_key="text", val_fraction=0.1, seq_len=128, unit="window",
+                long_lines="refuse", titles=True)
+  quality_defaults(c)
+  c.eval_quality_periodic = 0
 
 
 def image_data(c):
@@ -141,13 +154,13 @@ def smoke(c):
   intervals(c, 5, 10, 20, 10)
   c.eval_batches = 2
   if "eval_quality_samples" in c:
-    c.eval_quality_samples, c.eval_quality_periodic = 200, 100
+    c.eval_quality_samples, c.eval_quality_periodic = 200, 100 if c.eval_quality_periodic else 0
     c.eval_classifier_steps = SMOKE_CLASSIFIER_STEPS[c.modality]
 
 
 # Enough for the smoke classifier to tell digits apart: MNIST 20 steps; FSDD log-mels 100 (test accuracy 0.93;
-# 20 steps hear nothing, 0.42). Trained once per cache, so every smoke run of a modality shares it.
-SMOKE_CLASSIFIER_STEPS = {"image": 20, "audio": 100}
+# 20 steps hear nothing, 0.42); the text judge 20 (a smoke run's scores only need to exist). Trained once per cache, so every smoke run of a modality shares it.
+SMOKE_CLASSIFIER_STEPS = {"image": 20, "audio": 100, "text": 20}
 
 
 # Runs saved when each (family x modality) cell was a task of its own: (family, modality, model.arch).

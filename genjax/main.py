@@ -2,6 +2,7 @@
 
   genjax train --config configs/char_rnn_shakespeare.py:cpu --workdir runs/shk [--config.optim.lr=1e-3 ...]
   genjax sample --workdir runs/shk [-n 4] [--prompt "ROMEO:"] [--temperature 0.8] [--length 500]
+  genjax sample --workdir runs/svae --interpolate "First line." "Second line." [-n 8]   # VAEs of text
   genjax eval --workdir runs/shk
 
   genjax info --workdir runs/shk          # config, latest committed step, digest of params + optimizer state
@@ -37,6 +38,8 @@ def parse(argv):
   sa.add_argument("--top-k", type=int, default=None)
   sa.add_argument("--seed", type=int, default=0)
   sa.add_argument("--separate", action="store_true", help="image tasks: one PNG per image instead of a grid")
+  sa.add_argument("--interpolate", nargs=2, metavar=("A", "B"), default=None,
+                  help="text VAEs: n decodings (default 8) along the latent line from line A to line B")
   ev = sub.add_parser("eval", help="score the whole held-out split with the latest checkpoint "
                                    "(--config.KEY=VALUE sets evaluation settings, e.g. eval_iw_samples)")
   ev.add_argument("--workdir", required=True)
@@ -137,10 +140,11 @@ def dispatch(args, rest, stream):
     trainer.train(config, args.workdir, stream=stream)
     print(f"done; samples in {os.path.join(args.workdir, 'samples')}")
   elif args.command == "sample":
-    samples, path = trainer.sample(args.workdir, args.n, args.prompt, args.temperature, args.length, args.top_k,
-                                   args.seed, args.separate)
-    if isinstance(samples, list):
-      print("\n\n=====\n\n".join(samples))
+    _, path = trainer.sample(args.workdir, args.n, args.prompt, args.temperature, args.length, args.top_k,
+                                   args.seed, args.separate, args.interpolate)
+    if path.endswith(".txt") and os.path.isfile(path):  # text: print what was written
+      with open(path, encoding="utf-8") as f:
+        print(f.read(), end="")
     print(f"\n(written to {path})", file=sys.stderr)
   elif args.command == "eval":
     result, path = trainer.evaluate(args.workdir, eval_overrides(rest))

@@ -73,8 +73,9 @@ def embedded_corpus():
   return "\n\n".join(topics.topics[k].strip() for k in sorted(topics.topics)) + "\n"
 
 
-def tang_poetry(path):
-  """chinese-poetry JSON files (a list of {title, paragraphs}) as one text: title, lines, blank line."""
+def tang_poetry(path, titles=True):
+  """chinese-poetry JSON files (a list of {title, paragraphs}) as one text: title (unless `titles` is off),
+  lines, blank line."""
   p = resolve(path)
   files = sorted(glob.glob(str(p / "*.json"))) if p.is_dir() else [str(p)]
   if not files:
@@ -84,7 +85,7 @@ def tang_poetry(path):
     try:
       with open(f, encoding="utf-8") as fh:
         items = json.load(fh)
-      poems += [f"{x['title']}\n" + "\n".join(x["paragraphs"]) + "\n\n" for x in items]
+      poems += [(f"{x['title']}\n" if titles else "") + "\n".join(x["paragraphs"]) + "\n\n" for x in items]
     except (ValueError, KeyError, TypeError) as e:
       raise UserError(f"{f} is not chinese-poetry JSON (a list of {{title, paragraphs}}): {e}") from None
   return "".join(poems)

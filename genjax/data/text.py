@@ -38,10 +38,11 @@ class Vocab:
   def decode(self, ids):
     return "".join(self.chars[int(i)] for i in ids)
 
-  def check_prompt(self, prompt):
-    missing = sorted({c for c in prompt if c not in self.index or c == UNK})
+  def check(self, text, what="prompt"):
+    """`text` (a prompt, an interpolation endpoint) uses only characters the model saw."""
+    missing = sorted({c for c in text if c not in self.index or c == UNK})
     if missing:
-      raise UserError(f"prompt has characters the model never saw: {''.join(missing)!r}; use characters from "
+      raise UserError(f"{what} has characters the model never saw: {''.join(missing)!r}; use characters from "
                       f"the training text (the run's vocabulary has {len(self)} symbols)")
 
 
@@ -54,7 +55,7 @@ def split(text, val_fraction):
 
 
 def load(data_cfg):
-  """(train text, validation text) for the configured source."""
+  """(train text, validation text) for the configured source (poem titles kept unless `data.titles` is off)."""
   kind = data_cfg.source
   if kind == "tfds":
     train, val = sources.tfds_text(data_cfg.tfds_name, data_cfg.tfds_key)
@@ -63,7 +64,7 @@ def load(data_cfg):
     return train, val
   readers = {"pydoc": lambda: sources.embedded_corpus(),
              "text": lambda: sources.read_text_file(data_cfg.path),
-             "tang_poetry": lambda: sources.tang_poetry(data_cfg.path)}
+             "tang_poetry": lambda: sources.tang_poetry(data_cfg.path, data_cfg.get("titles", True))}
   if kind not in readers:
     raise UserError(f"unknown text source {kind!r}; set --config.data.source to one of "
                     f"{sorted(readers) + ['tfds']}")
@@ -95,3 +96,47 @@ class Chunks(Windows):
   def __getitem__(self, i):
     start = i * (self.length - 1)
     return {"tokens": self.ids[start:start + self.length]}
+
+
+LONG_LINES = ("refuse", "truncate", "drop")
+
+
+def lines(text, length, long_lines, split_name, log=print):
+  """The non-empty lines of `text`, none longer than `length` characters: a longer one is refused, truncated
+  or dropped per `long_lines`; empty lines are skipped. Both are counted in one message."""
+  out, empty, long = [], 0, 0
+  for number, line in enumerate(text.split("\n"), 1):
+    if not line.strip():
+      empty += 1
+      continue
+    if len(line) > length:
+      long += 1
+      if long_lines == "refuse":
+        raise UserError(f"{split_name} line {number} has {len(line)} characters, more than data.seq_len={length} "
+                        f"({line[:30]!r}...); raise --config.data.seq_len, or set --config.data.long_lines to "
+                        f"'truncate' or 'drop'")
+      if long_lines == "drop":
+        continue
+      line = line[:length]
+    out.append(line)
+  if not out:
+    raise UserError(f"the {split_name} split has no non-empty lines of text; use a larger corpus or lower "
+                    f"--config.data.val_fraction")
+  if empty or long:
+    done = {"truncate": "truncated", "drop": "dropped"}.get(long_lines, "")
+    log(f"{split_name}: {len(out)} lines; skipped {empty} empty lines" +
+        (f"; {long} lines longer than {length} characters {done}" if long else ""))
+  return out
+
+
+def line_source(lines_, vocab, length):
+  """Lines as fixed-size examples: `tokens` [length + 2] = newline, the line, newlines to the end (a line
+  starts and ends at a newline, so the vocabulary needs no extra symbols); `mask` marks the start, the
+  line's characters and the newline that ends it."""
+  newline = vocab.index["\n"]
+  tokens = np.full((len(lines_), length + 2), newline, np.int32)
+  mask = np.zeros((len(lines_), length + 2), np.float32)
+  for i, line in enumerate(lines_):
+    tokens[i, 1:1 + len(line)] = vocab.encode(line)
+    mask[i, :len(line) + 2] = 1.0
+  return sources.ArraySource({"tokens": tokens, "mask": mask})

@@ -78,22 +78,28 @@ def train(train_images, train_labels, test_images, test_labels, steps=1500, batc
 
 def load_or_train(name, train_images, train_labels, test_images, test_labels, steps=1500, log=print):
   """The cached classifier `name`, training and caching it first if there is none."""
+  def fit():
+    params, accuracy = train(train_images, train_labels, test_images, test_labels, steps=steps)
+    log(f"{name} classifier test accuracy {accuracy:.4f}")
+    return params, {"test_accuracy": accuracy}
+  params, info = cached(name, fit, "domain classifier for FID/KID/IS", log)
+  return Classifier(train_images.shape[1:], params, info["test_accuracy"])
+
+
+def cached(name, fit, what, log=print):
+  """(params, info) of the model cached as `name`; `fit()` -> (params, info) trains it first if there is none."""
   path = cache_dir() / f"{name}.npz"
-  shape = train_images.shape[1:]
   if path.exists():
     stored = np.load(path)
-    params = _unflatten({k: stored[k] for k in stored.files})
-    accuracy = json.loads((path.with_suffix(".json")).read_text())["test_accuracy"]
-    return Classifier(shape, params, accuracy)
-  log(f"training the {name} domain classifier for FID/KID/IS (once; cached in {path.parent})")
-  params, accuracy = train(train_images, train_labels, test_images, test_labels, steps=steps)
+    return _unflatten({k: stored[k] for k in stored.files}), json.loads(path.with_suffix(".json").read_text())
+  log(f"training the {name} {what} (once; cached in {path.parent})")
+  params, info = fit()
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.with_suffix(".tmp.npz")
   np.savez(tmp, **_flatten(params))
-  path.with_suffix(".json").write_text(json.dumps({"test_accuracy": accuracy}))
+  path.with_suffix(".json").write_text(json.dumps(info))
   os.replace(tmp, path)  # the .npz appears only when complete: it is what marks the cache as valid
-  log(f"{name} classifier test accuracy {accuracy:.4f}")
-  return Classifier(shape, params, accuracy)
+  return params, info
 
 
 def _flatten(tree, prefix=""):

@@ -56,3 +56,7 @@ class ConvVAE(nnx.Module):
       raise ValueError(f"image {shape} does not halve {len(widths)} times; use fewer widths")
     self.encoder = Encoder(shape, widths, latent, rngs=rngs)
     self.decoder = Decoder(shape, widths, latent, outputs, rngs=rngs)
+
+  def encode(self, x):
+    """Posterior mean and log-variance [B, latent]."""
+    return self.encoder(x)

@@ -1,11 +1,12 @@
 """The GAN family: non-saturating, hinge or WGAN-GP losses, optional spectral norm, n_critic, EMA of G.
 
 One task for every modality: the modality turns batches into the signal both networks read ([-1, 1]
-images [H, W, C] or waveforms [T, 1]) and generated signals back into samples. Both networks, their
+images [H, W, C], waveforms [T, 1], or one-hot text lines [T, vocab]) and generated signals back into
+samples. Both networks, their
 optimizer states, the EMA generator and the spectral-norm vectors live in one train state, and one jitted
 `train_step` runs n_critic critic updates (each on its slice of the batch) and one generator update.
-Samples come from the EMA generator, which is smoother than the raw one. `model.arch` picks DCGAN (images)
-or WaveGAN (waveforms, with phase shuffle in its critic).
+Samples come from the EMA generator, which is smoother than the raw one. `model.arch` picks DCGAN (images),
+WaveGAN (waveforms, with phase shuffle in its critic) or the residual 1-D conv text GAN (characters).
 """
 
 import jax
@@ -15,12 +16,13 @@ from jax import lax
 
 from genjax import modalities
 from genjax.config import require
-from genjax.models import dcgan, wavegan
+from genjax.models import dcgan, text_gan, wavegan
 from genjax.modalities.image import check_temperature
 from genjax.tasks import common
 from genjax.train import optim
 
 LOSSES = ("non_saturating", "hinge", "wgan_gp")
+ARCH = {"image": "dcgan", "audio": "wavegan", "text": "text_gan"}  # the generator of each modality
 
 
 def gradient_penalty(critic, x):
@@ -44,8 +46,11 @@ def g_loss(kind, d_fake):
 
 
 def make_model(shape, m, loss, rngs):
-  """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]."""
+  """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]; the text
+  GAN (model.arch='text_gan', width model.d, model.blocks residual blocks) for one-hot lines [T, vocab]."""
   second_order = loss == "wgan_gp"  # the penalty differentiates the critic's input gradient
+  if m.arch == "text_gan":
+    return text_gan.TextGAN(shape[0], shape[1], m.d, m.z, m.blocks, second_order, rngs=rngs)
   if m.arch == "wavegan":
     return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, m.get("phase_shuffle", 0), rngs=rngs)
   return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order, rngs=rngs)
@@ -58,13 +63,15 @@ class GANTask:
   def check_config(config):
     m, g = config.model, config.gan
     require(m.z >= 1, f"model.z={m.z} must be at least 1")
-    require(m.arch in ("dcgan", "wavegan"), f"model.arch={m.arch!r} must be 'dcgan' or 'wavegan'")
+    require(m.arch in ARCH.values(), f"model.arch={m.arch!r} must be one of {sorted(ARCH.values())}")
     require(g.loss in LOSSES, f"gan.loss={g.loss!r} must be one of {LOSSES}")
     require(g.n_critic >= 1 and config.batch_size % g.n_critic == 0,
             f"gan.n_critic={g.n_critic} must be at least 1 and divide batch_size={config.batch_size} (each "
             f"critic update takes its slice of the batch)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
-    arch = {"image": "dcgan", "audio": "wavegan"}.get(config.modality)
+    arch = ARCH.get(config.modality)
+    require(config.modality != "text" or config.data.unit == "line", "the text GAN generates whole lines: set "
+            "--config.data.unit=line")
     require(m.arch == arch, f"model.arch={m.arch!r} does not generate {config.modality}; use {arch!r}")
     modalities.get(config.modality).check_config(config)
 

@@ -1,8 +1,9 @@
-"""The VAE family: KL warm-up, ELBO and importance-weighted bounds; a conv VAE with a pixel likelihood.
+"""The VAE family: KL warm-up and free bits, ELBO and importance-weighted bounds, over any encoder/decoder.
 
-The family's bounds (`_terms`, the ELBO, IWAE) are written once over a model's encoder and decoder and a
-likelihood; the image modality supplies data, sample writing and FID/KID/IS. Audio and text VAEs plug in a
-model and a likelihood of their own.
+The family's bounds (`_terms`, the ELBO, IWAE) are written once; a head adapts them to a model and the
+likelihood of its modality: `PixelHead` (conv VAE, pixel likelihoods) and `TokenHead` (sentence VAE over text
+lines, a categorical likelihood per character). The modality supplies data, sample writing and sample
+quality (FID/KID/IS for images; n-gram JSD and the judge for text).
 
 With the Bernoulli likelihood, training binarizes dynamically (a fresh Bernoulli sample of every image each
 step) and evaluation uses one fixed binarization of the test set, so numbers compare with the literature
@@ -19,33 +20,160 @@ import optax
 
 from genjax import modalities
 from genjax.config import require
-from genjax.data import images
-from genjax.models import conv_vae
+from genjax.data import images, text
+from genjax.errors import UserError
+from genjax.models import conv_vae, sentence_vae
 from genjax.modalities.image import check_temperature, grid_image, to_u8, write_png
+from genjax.modalities.text import write_text
 from genjax.tasks import common, likelihoods
 from genjax.train import optim
 
 LOG_2PI = math.log(2 * math.pi)
 IW_CHUNK = 50  # importance samples decoded at once
+SCHEDULES = ("linear", "logistic")
+
+
+def kl_weight(step, warmup, schedule):
+  """The KL term's weight at (0-based) `step`: 1 without warm-up, else rising to 1 over `warmup` steps,
+  linearly ((step + 1) / warmup, capped) or logistically (Bowman et al.: 1 / (1 + exp(-10 ((step + 1) /
+  warmup - 1/2))), 0.5 half-way)."""
+  if not warmup:
+    return jnp.ones(())
+  t = (jnp.asarray(step, jnp.float32) + 1) / warmup
+  return jnp.minimum(1.0, t) if schedule == "linear" else jax.nn.sigmoid(10.0 * (t - 0.5))
+
+
+class PixelHead:
+  """Images through the conv VAE with a pixel likelihood; samples are the likelihood's mean image."""
+  PARAM_AXES = conv_vae.PARAM_AXES
+
+  def __init__(self, config, modality):
+    self.config, self.modality, self.shape = config, modality, modality.shape
+    self.kind, self.levels = config.likelihood, config.data.levels
+
+  def make(self, rngs):
+    m = self.config.model
+    return conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, likelihoods.OUTPUTS[self.kind], rngs=rngs)
+
+  def inputs(self, batch, rng=None):
+    """Pixels; binary ones freshly binarized when training (`rng`), the held-out set is binarized once."""
+    return self.modality.binary(batch, rng) if self.kind == "bernoulli" else batch["image"]
+
+  def units(self, x):
+    return jnp.full(x.shape[:1], float(np.prod(self.shape)))
+
+  def log_px(self, model, z, x, rng=None):
+    del rng
+    out = model.decoder(z.reshape(-1, z.shape[-1]))
+    return likelihoods.log_prob(self.kind, out.reshape(*z.shape[:2], *x.shape[1:-1], -1), x, self.levels)
+
+  def generate(self, model, z, rng, temperature, greedy=False):
+    del rng, temperature, greedy
+    return likelihoods.mean_image(self.kind, model.decoder(z))
+
+  def decode(self, out):
+    return to_u8(out)
+
+  def figures(self, task, params, data, stem, pairs=8, steps=8):
+    """Reconstructions (test images over their posterior-mean reconstructions) and latent interpolations
+    (rows from one test image's posterior mean to another's), as `stem`_reconstructions/_interpolations.png."""
+    x = jnp.asarray(images.labelled(data.test)[0][: 2 * pairs])
+    mean = task.encode(params, x)
+    recon = task.decode(params, mean)
+    grids = {"reconstructions": grid_image(np.concatenate([to_u8(x), recon]), cols=2 * pairs),
+             "interpolations": grid_image(task.decode(params, lerp(mean[:pairs], mean[pairs:], steps)), cols=steps)}
+    return [write_png(grid, f"{stem}_{name}.png") for name, grid in grids.items()]
+
+
+class TokenHead:
+  """Text lines through the sentence VAE; samples decode from z after a newline until the next one."""
+  PARAM_AXES = sentence_vae.PARAM_AXES
+
+  def __init__(self, config, modality):
+    self.config, self.modality = config, modality
+
+  def make(self, rngs):
+    m = self.config.model
+    return sentence_vae.SentenceVAE(self.modality.vocab_size, m.embed, m.hidden, m.latent, m.char_dropout,
+                                    rngs=rngs)
+
+  def inputs(self, batch, rng=None):
+    del rng
+    return self.modality.tokens(batch), self.modality.mask(batch)
+
+  @staticmethod
+  def units(x):
+    return x[1][:, 1:].sum(1)  # the line's characters and its closing newline
+
+  @staticmethod
+  def log_px(model, z, x, rng=None):
+    return model.log_prob(z, x, rng)
+
+  def generate(self, model, z, rng, temperature, greedy=False):
+    newline = self.modality.vocab.index["\n"]
+    return model.generate(z, rng, self.config.data.seq_len + 1, newline, temperature, greedy)
+
+  def decode(self, ids):
+    """Each line up to its first newline, and never longer than the lines the model was trained on."""
+    return [s.split("\n")[0][:self.config.data.seq_len] for s in self.modality.decode_tokens(ids)]
+
+  def lines(self, values, what):
+    """(tokens, mask) of the given lines, each checked against the vocabulary and the model's length."""
+    for v in values:
+      self.modality.vocab.check(v, what)
+      if not v or len(v) > self.config.data.seq_len or "\n" in v:
+        raise UserError(f"{what} {v[:30]!r} must be one line of 1 to {self.config.data.seq_len} characters")
+    arrays = text.line_source(list(values), self.modality.vocab, self.config.data.seq_len).arrays
+    return jnp.asarray(arrays["tokens"]), jnp.asarray(arrays["mask"])
+
+  def interpolate(self, task, params, a, b, steps):
+    """Greedy decodings along the line between the posterior means of lines `a` and `b`."""
+    mean = task.encode(params, self.lines((a, b), "interpolation endpoint"))
+    return task.decode(params, lerp(mean[:1], mean[1:], steps), greedy=True)
+
+  def figures(self, task, params, data, stem, pairs=8, steps=8):
+    """Greedy reconstructions of validation lines and interpolations between pairs of them, as .txt."""
+    real = data.test.val_lines[: 2 * pairs]
+    recon = task.decode(params, task.encode(params, self.lines(real, "validation line")), greedy=True)
+    paths = [self.interpolate(task, params, real[i], real[pairs + i], steps) for i in range(len(real) // 2)]
+    return [write_text(f"{stem}_reconstructions.txt", "".join(f"{r}\n -> {g}\n" for r, g in zip(real, recon))),
+            write_text(f"{stem}_interpolations.txt", "\n\n".join("\n".join(p) for p in paths) + "\n")]
+
+
+HEADS = {"conv_vae": PixelHead, "sentence_vae": TokenHead}
+LIKELIHOODS = {"conv_vae": likelihoods.KINDS, "sentence_vae": ("categorical",)}
+MODALITY = {"conv_vae": "image", "sentence_vae": "text"}
+
+
+def lerp(a, b, steps):
+  """Rows of `steps` points from each row of a [P, D] to the same row of b, as [P * steps, D]."""
+  t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
+  return (a[:, None] * (1 - t) + b[:, None] * t).reshape(-1, a.shape[-1])
 
 
 class VAETask:
-  PARAM_AXES = conv_vae.PARAM_AXES
 
   @staticmethod
   def check_config(config):
     m = config.model
+    require(m.arch in HEADS, f"model.arch={m.arch!r} must be one of {sorted(HEADS)}")
+    require(config.modality == MODALITY[m.arch], f"modality={config.modality!r}: the VAE family has "
+            f"{', '.join(f'{a} ({d})' for a, d in MODALITY.items())}; audio VAEs are open work")
     require(m.latent >= 1, f"model.latent={m.latent} must be at least 1")
-    require(len(m.widths) >= 1 and all(w >= 1 for w in m.widths), f"model.widths={m.widths} must be positive")
+    if m.arch == "conv_vae":
+      require(len(m.widths) >= 1 and all(w >= 1 for w in m.widths), f"model.widths={m.widths} must be positive")
+      require(2 <= config.data.levels <= 256, f"data.levels={config.data.levels} must be 2..256")
+    else:
+      require(config.data.unit == "line", "the sentence VAE models whole lines: set --config.data.unit=line")
+      require(0 <= m.char_dropout < 1, f"model.char_dropout={m.char_dropout} must be in [0, 1)")
     k = config.eval_iw_samples
     require(k >= 1 and (k <= IW_CHUNK or k % IW_CHUNK == 0),
             f"eval_iw_samples={k} must be 1..{IW_CHUNK} or a multiple of {IW_CHUNK}")
-    require(config.modality == "image", f"modality={config.modality!r}: the VAE family has an image model "
-            "(conv_vae) so far; audio and text VAEs are open work")
     modalities.get(config.modality).check_config(config)
-    require(config.likelihood in likelihoods.KINDS, f"likelihood={config.likelihood!r} must be one of "
-            f"{likelihoods.KINDS}")
-    require(2 <= config.data.levels <= 256, f"data.levels={config.data.levels} must be 2..256")
+    require(config.likelihood in LIKELIHOODS[m.arch], f"likelihood={config.likelihood!r} must be one of "
+            f"{LIKELIHOODS[m.arch]} for model.arch={m.arch!r}")
+    require(config.kl_schedule in SCHEDULES, f"kl_schedule={config.kl_schedule!r} must be one of {SCHEDULES}")
+    require(config.free_bits >= 0, f"free_bits={config.free_bits} must be 0 (off) or positive nats per dimension")
 
   @staticmethod
   def load_data(config):
@@ -54,55 +182,62 @@ class VAETask:
   def __init__(self, config, meta):
     self.config = config
     self.modality = modalities.get(config.modality)(config, meta)
-    self.shape = self.modality.shape
-    m = config.model
-    self.kind, self.levels = config.likelihood, config.data.levels
-    outputs = likelihoods.OUTPUTS[self.kind]
-    self.model = common.PureModel(lambda rngs: conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, outputs,
-                                                                rngs=rngs))
+    self.head = HEADS[config.model.arch](config, self.modality)
+    self.PARAM_AXES = self.head.PARAM_AXES
+    self.model = common.PureModel(self.head.make)
     self.tx = optim.make(config.optim, config.steps)
-    self._decode = jax.jit(lambda params, z: self.model.bind(params).decoder(z))
+    self._generate = jax.jit(lambda params, z, rng, t, greedy: self.head.generate(self.model.bind(params), z, rng,
+                                                                                  t, greedy), static_argnums=4)
+    self._encode = jax.jit(lambda params, x: self.model.bind(params).encode(x)[0])
 
   def init(self, rng):
     init_rng, state_rng = jax.random.split(rng)
     return common.new_state(self.model.init(init_rng), self.tx, state_rng)
 
-  def _terms(self, params, x, rng, k):
-    """log p(x|z), log p(z), log q(z|x) for k posterior samples per image: each [k, B]."""
+  def _terms(self, params, x, rng, k, train_rng=None):
+    """log p(x|z), log p(z), log q(z|x) for k posterior samples per example: each [k, B]; and the analytic KL
+    per latent dimension [B, D]. `train_rng` marks training (the decoder's character dropout)."""
     model = self.model.bind(params)
-    mean, log_var = model.encoder(x)
+    mean, log_var = model.encode(x)
     eps = jax.random.normal(rng, (k, *mean.shape))
     z = mean + jnp.exp(0.5 * log_var) * eps
-    out = model.decoder(z.reshape(-1, z.shape[-1]))
-    log_px = likelihoods.log_prob(self.kind, out.reshape(k, *x.shape[:-1], -1), x, self.levels)
+    log_px = self.head.log_px(model, z, x, train_rng)
     log_pz = -0.5 * (z ** 2 + LOG_2PI).sum(-1)
     log_qz = -0.5 * (eps ** 2 + LOG_2PI + log_var).sum(-1)
-    kl = 0.5 * (jnp.exp(log_var) + mean ** 2 - 1 - log_var).sum(-1)  # analytic, for the training loss
+    kl = 0.5 * (jnp.exp(log_var) + mean ** 2 - 1 - log_var)  # analytic, for the training loss
     return log_px, log_pz, log_qz, kl
 
   def train_step(self, state, batch):
     rng = common.step_rng(state)
-    bin_rng, z_rng = jax.random.split(rng)
-    x = self.modality.binary(batch, bin_rng) if self.kind == "bernoulli" else batch["image"]  # dynamic
-    warm = self.config.kl_warmup_steps
-    beta = jnp.minimum(1.0, (state["step"] + 1) / warm) if warm else 1.0
+    in_rng, z_rng = jax.random.split(rng)
+    drop_rng = jax.random.fold_in(rng, 2)
+    x = self.head.inputs(batch, in_rng)
+    beta = kl_weight(state["step"], self.config.kl_warmup_steps, self.config.kl_schedule)
+    free = self.config.free_bits
 
     def loss_fn(params):
-      log_px, _, _, kl = self._terms(params, x, z_rng, 1)
-      return (-log_px[0] + beta * kl).mean(), (-log_px[0].mean(), kl.mean())
+      log_px, _, _, kl = self._terms(params, x, z_rng, 1, drop_rng)
+      kl_seq = kl.sum(-1).mean()
+      # Free bits (Kingma et al. 2016): each dimension's batch-mean KL is not pushed below `free` nats.
+      kl_term = jnp.maximum(free, kl.mean(0)).sum() if free else kl_seq
+      return -log_px[0].mean() + beta * kl_term, (-log_px[0].mean(), kl_seq)
 
     (loss, (rec, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
     state = common.apply_gradients(state, grads, self.tx)
-    return state, {"loss": loss, "reconstruction": rec, "kl": kl, "grad_norm": optax.tree.norm(grads)}
+    return state, {"loss": loss, "reconstruction": rec, "kl": kl, "kl_weight": beta,
+                   "grad_norm": optax.tree.norm(grads)}
 
   def eval_step(self, state, batch):
-    """Sums over the batch of the negative ELBO and of the k-sample IWAE bound on -log p(x), in nats."""
-    x, w, k = batch["image"], batch["weight"], self.config.eval_iw_samples
+    """Sums over the batch of the negative ELBO, the KL and the k-sample IWAE bound on -log p(x), in nats, and
+    of the units (pixels, characters) they cover."""
+    x, w, k = self.head.inputs(batch), batch["weight"], self.config.eval_iw_samples
     rng = jax.random.PRNGKey(0)  # the same posterior samples at every evaluation: comparable numbers
     log_px, _, _, kl = self._terms(state["params"], x, rng, 1)
+    kl = kl.sum(-1)
     log_w = self._iw_log_weights(state["params"], x, rng, k)
     nll = math.log(k) - jax.nn.logsumexp(log_w, axis=0)
-    return {"neg_elbo": ((kl - log_px[0]) * w).sum(), "nll_iw": (nll * w).sum(), "images": w.sum()}
+    return {"neg_elbo": ((kl - log_px[0]) * w).sum(), "kl": (kl * w).sum(), "nll_iw": (nll * w).sum(),
+            "units": (self.head.units(x) * w).sum(), "examples": w.sum()}
 
   def _iw_log_weights(self, params, x, rng, k):
     """[k, B] log importance weights, IW_CHUNK samples at a time (lax.map) to bound memory and compile time."""
@@ -111,36 +246,40 @@ class VAETask:
     def weights(key):
       log_px, log_pz, log_qz, _ = self._terms(params, x, key, chunk)
       return log_px + log_pz - log_qz
-    return jax.lax.map(weights, jax.random.split(rng, k // chunk)).reshape(k, x.shape[0])
+    return jax.lax.map(weights, jax.random.split(rng, k // chunk)).reshape(k, -1)
 
   def summarize(self, totals):
-    dims = float(np.prod(self.shape)) * math.log(2)
-    n = totals["images"]
-    neg_elbo, nll = totals["neg_elbo"] / n, totals["nll_iw"] / n
-    return {"neg_elbo": neg_elbo, "nll_iw": nll, "bits_per_dim": nll / dims, "images": n,
+    """Per example (an image, a line) in nats, and the IWAE bound per unit (bits per dim, nats per char)."""
+    n, unit = totals["examples"], self.modality.unit
+    per_unit = totals["nll_iw"] / totals["units"]
+    return {"neg_elbo": totals["neg_elbo"] / n, "kl": totals["kl"] / n, "nll_iw": totals["nll_iw"] / n,
+            f"nll_iw_per_{unit}": per_unit, f"bits_per_{unit}": per_unit / math.log(2), self.modality.example: n,
             "iw_samples": self.config.eval_iw_samples}
 
+  def encode(self, params, x):
+    return self._encode(params, x)
+
+  def decode(self, params, z, rng=None, temperature=1.0, greedy=False):
+    rng = jax.random.PRNGKey(0) if rng is None else rng
+    return self.head.decode(self._generate(params, z, rng, jnp.float32(temperature), greedy))
+
   def sample(self, params, rng, n, temperature=1.0):
-    """n images (the likelihood's means) decoded from z ~ N(0, temperature^2 I), as uint8 [n, H, W, C]."""
+    """n samples decoded from z ~ N(0, temperature^2 I): images (the likelihood's means) as uint8 [n, H, W, C],
+    or text lines sampled from the decoder."""
     self.modality.check_request(n)
     check_temperature(temperature)
     z = temperature * jax.random.normal(rng, (n, self.config.model.latent))
-    return to_u8(likelihoods.mean_image(self.kind, self._decode(params, z)))
+    return self.decode(params, z, jax.random.fold_in(rng, 1))
+
+  def interpolate(self, params, a, b, steps=8):
+    """Decodings along the latent line from input `a` to input `b` (text lines)."""
+    if not hasattr(self.head, "interpolate"):
+      raise UserError("--interpolate takes two text lines; image VAEs write interpolations with `genjax eval`")
+    return self.head.interpolate(self, params, a, b, steps)
 
   def quality(self, params, data, n=None, log=print):
     return self.modality.quality(lambda rng, k: self.sample(params, rng, k), data, n, log)
 
-  def write_figures(self, params, data, stem, pairs=8, steps=8):
-    """Reconstructions (test images over their posterior-mean reconstructions) and latent interpolations
-    (rows from one test image's posterior mean to another's), as `stem`_reconstructions/_interpolations.png."""
-    x = jnp.asarray(images.labelled(data.test)[0][: 2 * pairs])
-    model = self.model.bind(params)
-    mean, _ = model.encoder(x)
-    recon = likelihoods.mean_image(self.kind, model.decoder(mean))
-    a, b = mean[:pairs], mean[pairs:]
-    t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
-    path = (a[:, None] * (1 - t) + b[:, None] * t).reshape(pairs * steps, -1)
-    lerp = likelihoods.mean_image(self.kind, model.decoder(path))
-    grids = {"reconstructions": grid_image(to_u8(jnp.concatenate([x, recon])), cols=2 * pairs),
-             "interpolations": grid_image(to_u8(lerp), cols=steps)}
-    return [write_png(grid, f"{stem}_{name}.png") for name, grid in grids.items()]
+  def write_figures(self, params, data, stem):
+    """Reconstructions and interpolations of held-out examples beside `stem` (PNG grids, or .txt for text)."""
+    return self.head.figures(self, params, data, stem)

@@ -97,7 +97,7 @@ class Run:
 
 def check_same_experiment(saved_json, config):
   saved = genjax_config.saved(saved_json)
-  now = json.loads(config.to_json_best_effort())
+  now = genjax_config.saved(config.to_json_best_effort())  # both filled alike: a recipe may replace a section
   diff = sorted(k for k in set(saved) | set(now) if k not in RESUMABLE_KEYS and saved.get(k) != now.get(k))
   if diff:
     raise UserError(f"the workdir holds a run of {saved.get('name')!r}, which differs in {diff}; use a new "
@@ -248,8 +248,17 @@ def open_run(workdir, overrides=None):
   return run, state, step
 
 
-def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=None, seed=0, separate=False):
+def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=None, seed=0, separate=False,
+           interpolate=None):
+  """Samples from the latest checkpoint; with `interpolate` (two inputs), n decodings along the latent line
+  between them (VAEs of text)."""
   run, state, step = open_run(workdir)
+  if interpolate:
+    if not hasattr(run.task, "interpolate"):
+      raise UserError(f"--interpolate needs a VAE; this run is a {run.config.task} model")
+    samples = run.task.interpolate(state["params"], *interpolate, steps=n or 8)
+    stem = os.path.join(workdir, "samples", f"interpolate_step_{step}")
+    return samples, (run.task.modality.write_samples(samples, stem) if jax.process_index() == 0 else stem)
   overrides = {k: v for k, v in dict(n=n, prompt=prompt, temperature=temperature, length=length,
                                       top_k=top_k).items() if v is not None}
   return run.write_samples(state["params"], step, jax.random.PRNGKey(seed), name=f"sample_step_{step}",

@@ -25,11 +25,11 @@ def test_vocab_from_train_split_marks_unseen_characters():
 
 def test_prompt_outside_vocabulary_is_a_user_error():
   vocab = text.Vocab.build("hello", other_text="x")
-  vocab.check_prompt("hell")
+  vocab.check("hell")
   with pytest.raises(UserError, match="'z'"):
-    vocab.check_prompt("hez")
+    vocab.check("hez")
   with pytest.raises(UserError):
-    vocab.check_prompt(text.UNK)
+    vocab.check(text.UNK)
 
 
 def test_split_is_nanogpt_first_90_percent():
@@ -49,3 +49,26 @@ def test_windows_and_chunks():
   assert len(targets) == 16
   with pytest.raises(UserError, match="seq_len"):
     text.Windows(ids[:3], 5)
+
+
+def test_lines_skip_empty_ones_and_handle_long_ones_per_config():
+  corpus = "short line\n\n   \na line that is too long\nok\n"
+  said = []
+  assert text.lines(corpus, 10, "truncate", "train", said.append) == ["short line", "a line tha", "ok"]
+  assert said == ["train: 3 lines; skipped 3 empty lines; 1 lines longer than 10 characters truncated"]
+  assert text.lines(corpus, 10, "drop", "train", said.append) == ["short line", "ok"]
+  assert said[-1].endswith("1 lines longer than 10 characters dropped")
+  with pytest.raises(UserError, match=r"train line 4 has 23 characters, more than data.seq_len=10.*long_lines"):
+    text.lines(corpus, 10, "refuse", "train", said.append)
+  with pytest.raises(UserError, match="no non-empty lines"):
+    text.lines("\n\n \n", 10, "drop", "validation", said.append)
+
+
+def test_line_source_pads_with_newlines_and_masks_the_line_and_its_end():
+  vocab = text.Vocab.build("ab\n")
+  src = text.line_source(["ab", "b"], vocab, 4)
+  nl, a, b = (vocab.index[c] for c in "\nab")
+  np.testing.assert_array_equal(src[0]["tokens"], [nl, a, b, nl, nl, nl])
+  np.testing.assert_array_equal(src[0]["mask"], [1, 1, 1, 1, 0, 0])
+  np.testing.assert_array_equal(src[1]["mask"], [1, 1, 1, 0, 0, 0])
+  assert len(src) == 2

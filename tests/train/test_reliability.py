@@ -35,13 +35,14 @@ def smoke(*overrides):
 @pytest.mark.slow
 @pytest.mark.parametrize("config,n_kills,steps,after", [
     (SMOKE, 4, 200, "first step"), ("configs/gan_mnist.py:smoke", 2, 100, "step 15/"),
-    ("configs/sample_rnn_fsdd.py:smoke", 2, 100, "step 15/")], ids=["rnn", "gan", "audio_rnn"])
+    ("configs/sample_rnn_fsdd.py:smoke", 2, 100, "step 15/"),
+    ("configs/sentence_vae_shakespeare.py:smoke", 2, 100, "step 15/")], ids=["rnn", "gan", "audio_rnn", "text_vae"])
 def test_exact_resume_under_kill_9(tmp_path, repo_root, config, n_kills, steps, after):
   """SIGKILLs at seeded random moments after the line `after`; the restarted runs end bit-identical to an
-  uninterrupted one. (Fewer kills and steps for the GAN and the audio RNN, whose restarts cost more, each kill
-  after its run's step 15 so that restarts resume from a checkpoint. The audio run's random crops come from
-  the restored iterator too.)"""
-  if ("mnist" in config or "fsdd" in config) and sources.data_dir() is None:
+  uninterrupted one. (Fewer kills and steps for the GAN, the audio RNN and the sentence VAE, whose restarts cost
+  more, each kill after its run's step 15 so that restarts resume from a checkpoint. The audio run's random
+  crops come from the restored iterator too.)"""
+  if config != SMOKE and sources.data_dir() is None:
     pytest.skip("real data not found: set GENJAX_DATA_DIR")
   args = ["train", "--config", config, f"--config.steps={steps}", "--config.ckpt_every=3",
           "--config.log_every=3", "--config.eval_every=100", "--config.sample_every=1000"]

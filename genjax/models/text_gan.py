@@ -1,0 +1,70 @@
+"""The character-level WGAN-GP language model of Gulrajani et al. 2017 (section 5.2).
+
+The generator maps z to a [length, d] sequence, runs `blocks` residual blocks of two width-5 1-D
+convolutions (ReLU before each, the branch scaled by 0.3 as in the paper's code) and emits a softmax over the
+vocabulary at every position; the critic reads one-hot real lines (or those softmaxes) through a 1x1
+convolution, the same kind of blocks, and a dense layer to one score. No sampling step sits between them, so
+the critic's gradient reaches the generator directly; samples decode by argmax.
+"""
+
+import jax
+from flax import nnx
+
+from genjax.models import layers
+
+PARAM_AXES = ()
+KERNEL, RESIDUAL = 5, 0.3
+
+
+class ResBlock(nnx.Module):
+  def __init__(self, d, second_order, *, rngs):
+    self.conv0 = layers.Conv(d, d, (KERNEL,), (1,), second_order, rngs=rngs)
+    self.conv1 = layers.Conv(d, d, (KERNEL,), (1,), second_order, rngs=rngs)
+
+  def __call__(self, x):
+    return x + RESIDUAL * self.conv1(jax.nn.relu(self.conv0(jax.nn.relu(x))))
+
+
+def _blocks(module, n, d, second_order, rngs):
+  for i in range(n):  # named attributes: checkpoint paths stay strings
+    setattr(module, f"block{i}", ResBlock(d, second_order, rngs=rngs))
+
+
+def _run_blocks(module, n, x):
+  for i in range(n):
+    x = getattr(module, f"block{i}")(x)
+  return x
+
+
+class Generator(nnx.Module):
+  def __init__(self, length, vocab, d, z, blocks, *, rngs):
+    self.length, self.d, self.n = length, d, blocks
+    self.inp = nnx.Linear(z, length * d, rngs=rngs)
+    _blocks(self, blocks, d, False, rngs)
+    self.out = nnx.Linear(d, vocab, rngs=rngs)
+
+  def __call__(self, z):
+    """z [B, z] -> per-position character distributions [B, length, vocab]."""
+    x = self.inp(z).reshape(z.shape[0], self.length, self.d)
+    return jax.nn.softmax(self.out(_run_blocks(self, self.n, x)), axis=-1)
+
+
+class Critic(nnx.Module):
+  def __init__(self, length, vocab, d, blocks, second_order=True, *, rngs):
+    self.n = blocks
+    self.inp = nnx.Linear(vocab, d, rngs=rngs)  # a 1x1 convolution
+    _blocks(self, blocks, d, second_order, rngs)
+    self.out = nnx.Linear(length * d, 1, rngs=rngs)
+
+  def __call__(self, x, update_stats=False, rng=None):
+    """x [B, length, vocab] -> scores [B]. (`update_stats` and `rng` are the GAN task's critic interface;
+    this critic has neither spectral norm nor phase shuffle.)"""
+    del update_stats, rng
+    h = _run_blocks(self, self.n, self.inp(x))
+    return self.out(h.reshape(x.shape[0], -1))[:, 0]
+
+
+class TextGAN(nnx.Module):
+  def __init__(self, length, vocab, d=128, z=128, blocks=5, second_order=True, *, rngs):
+    self.g = Generator(length, vocab, d, z, blocks, rngs=rngs)
+    self.d = Critic(length, vocab, d, blocks, second_order, rngs=rngs)
