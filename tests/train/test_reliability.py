@@ -45,7 +45,8 @@ def test_exact_resume_under_kill_9(tmp_path, repo_root, config, n_kills, steps, 
   if config != SMOKE and sources.data_dir() is None:
     pytest.skip("real data not found: set GENJAX_DATA_DIR")
   args = ["train", "--config", config, f"--config.steps={steps}", "--config.ckpt_every=3",
-          "--config.log_every=3", "--config.eval_every=100", "--config.sample_every=1000"]
+          "--config.log_every=3", "--config.eval_every=100", "--config.sample_every=1000",
+          "--config.eval_quality_periodic=0"]  # sample quality reads the state, never writes it: not timed here
   ref = procs.run(repo_root, *args, "--workdir", str(tmp_path / "ref"))
   assert ref.returncode == 0, ref.stdout[-2000:] + ref.stderr[-2000:]
   workdir = str(tmp_path / "killed")
