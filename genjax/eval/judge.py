@@ -75,8 +75,9 @@ class Judge:
 
 
 def load_or_train(fingerprint, vocab, train_ids, steps, log=print):
-  """The cached judge for this training text and vocabulary, training it first if there is none."""
+  """The cached judge for this training text and vocabulary, training it first (on `train_ids()`, encoded
+  only then) if there is none."""
   name = f"judge-{fingerprint[:16]}-v{len(vocab)}-{steps}steps"
-  params, _ = classifier.cached(name, lambda: train(train_ids, len(vocab), steps), "text judge (a char-LSTM)",
+  params, _ = classifier.cached(name, lambda: train(train_ids(), len(vocab), steps), "text judge (a char-LSTM)",
                                 log)
   return Judge(vocab, params)

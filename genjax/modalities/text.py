@@ -127,11 +127,9 @@ class Text:
     rng = np.random.default_rng(0)
     real_train, real_val = corpus.draw("train", n, length, rng), corpus.draw("validation", n, length, rng)
     reference = corpus.val_lines if self.lines else [corpus.val]
-    out = {}
-    for key, value in text_quality.ngram_jsd(fake, reference).items():
-      out[key], out[key + "_real"] = value, text_quality.ngram_jsd(real_train, reference)[key]
-    train_ids = self.vocab.encode(corpus.train)
-    judge_model = judge.load_or_train(hashlib.sha256(corpus.train.encode()).hexdigest(), self.vocab, train_ids,
+    out, real = text_quality.ngram_jsd(fake, reference), text_quality.ngram_jsd(real_train, reference)
+    out.update({key + "_real": value for key, value in real.items()})
+    judge_model = judge.load_or_train(hashlib.sha256(corpus.train.encode()).hexdigest(), self.vocab, lambda: self.vocab.encode(corpus.train),
                                       cfg.eval_classifier_steps, log)
     out["judge_nll"], out["judge_nll_real"] = judge_model.score(fake), judge_model.score(real_val)
     if cfg.data.source == "tang_poetry":
