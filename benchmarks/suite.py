@@ -2,6 +2,7 @@
 
   python benchmarks/suite.py                        everything, as tables (and JSON lines with --json)
   python benchmarks/suite.py --model conv_vae [--steps 20] --json     one model, one JSON line
+  python benchmarks/suite.py --pipelines --json     the data pipelines alone, one JSON line each
 
 Each model is the real task's jitted train_step on one device: first on synthetic inputs of the canonical
 shape (data loading excluded), then fed by genjax's grain pipeline from the real dataset (included: the
@@ -31,7 +32,7 @@ from genjax import tasks
 from genjax.main import load_config
 
 MODELS = ("char_lstm", "conv_vae", "dcgan", "wavegan", "sample_rnn")
-PIPELINE_BY = {"text": "char_lstm", "image": "conv_vae", "audio": "sample_rnn"}  # whose data each modality times
+PIPELINE_BY = {"text": "char_lstm", "image": "conv_vae", "audio": "wavegan"}  # whose data each modality times
 SAMPLING = {"char_lstm": (32, 1000), "sample_rnn": (16, 8000), "dcgan": (1024, None)}  # (samples, steps) a call
 
 
@@ -117,15 +118,18 @@ def sampling_speed(name, task, params, repeats=3):
   return {"audio_samples_per_s": rate, "real_time_factor": feeds.AUDIO_RATE / rate}
 
 
-def bench_pipeline(modality, batches=200):
-  """Examples/s of one modality's data pipeline alone: read, transform, shuffle, batch (numpy, host)."""
+def bench_pipeline(modality, seconds=3.0):
+  """Examples/s of one modality's training pipeline alone (shuffle, batch read, batch transform, prefetch:
+  numpy on the host) over `seconds` after 20 warm-up batches, at its model's batch size."""
   name = PIPELINE_BY[modality]
   config, task, _ = setup(name)
   stream = feeds.batches(name, config, task)
-  feeds.drain(stream, 10)  # threads started, buffers full
-  t0 = time.perf_counter()
-  examples = feeds.drain(stream, batches)
-  return {"pipeline": modality, "examples_per_s": examples / (time.perf_counter() - t0), "batch": config.batch_size}
+  feeds.drain(stream, 20)  # threads started, buffers full
+  t0, examples = time.perf_counter(), 0
+  while time.perf_counter() - t0 < seconds:
+    examples += feeds.drain(stream, 50)
+  return {"pipeline": modality, "source": "memory", "examples_per_s": examples / (time.perf_counter() - t0),
+          "batch": config.batch_size, "threads": config.data_threads, "model": name}
 
 
 def machine():
@@ -138,8 +142,14 @@ def main():
   p.add_argument("--model", choices=MODELS, action="append", help="repeatable; default: all five and the pipelines")
   p.add_argument("--steps", type=int, default=20)
   p.add_argument("--synthetic-only", action="store_true", help="skip everything that reads the datasets")
+  p.add_argument("--pipelines", action="store_true", help="the data pipelines alone, no models")
   p.add_argument("--json", action="store_true", help="one JSON line per model and pipeline")
   args = p.parse_args()
+  if args.pipelines:
+    for pipe in (bench_pipeline(m) for m in PIPELINE_BY):
+      print(json.dumps(pipe) if args.json else f"pipeline {pipe['pipeline']:<6} {pipe['examples_per_s']:>10.0f} "
+            f"examples/s (batch {pipe['batch']}, {pipe['threads']} thread)")
+    return
   peak = matmul_peak()
   rows = [bench_model(name, args.steps, peak, not args.synthetic_only) for name in (args.model or MODELS)]
   pipes = [] if args.model or args.synthetic_only else [bench_pipeline(m) for m in PIPELINE_BY]

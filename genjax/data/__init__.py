@@ -1,1 +1,1 @@
-"""One data pipeline: sources -> modality transform -> grain shuffle/shard/batch -> global arrays."""
+"""One data pipeline: sources -> a batch read -> modality batch transform -> grain prefetch -> global arrays."""

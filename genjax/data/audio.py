@@ -51,65 +51,55 @@ def mu_law_decode_jnp(codes, bits=8):
   return _mu_law_decode(codes, bits, jnp)
 
 
-def crop_or_pad(clip, length, start=0):
-  """(audio float32 [length], mask float32 [length]): clip[start:start+length], zero-padded at the end.
-
-  The mask is 1 on real samples, so losses and metrics can leave the padding out.
-  """
-  clip = np.asarray(clip, np.float32)[start:start + length]
-  audio = np.zeros(length, np.float32)
-  mask = np.zeros(length, np.float32)
-  audio[:len(clip)], mask[:len(clip)] = clip, 1.0
-  return audio, mask
-
-
-def normalize_clip(clip, how):
-  """Peak to PEAK, or RMS to RMS then clipped to [-1, 1], or unchanged; silence is left as it is."""
+def gain(clip, how):
+  """The factor that normalizes the whole clip: its peak to PEAK or its RMS to RMS (then clipped to [-1, 1] by
+  the transform), or 1 for 'none' and for silence."""
   if how not in NORMALIZE:
     raise UserError(f"data.normalize={how!r} must be one of {', '.join(NORMALIZE)}")
   clip = np.asarray(clip, np.float32)
   if how == "none" or not len(clip):
-    return clip
+    return np.float32(1.0)
   level = np.abs(clip).max() if how == "peak" else np.sqrt(np.mean(np.square(clip, dtype=np.float64)))
-  if level < 1e-6:
-    return clip
-  target = PEAK if how == "peak" else RMS
-  return np.clip(clip * np.float32(target / level), -1.0, 1.0)
+  return np.float32(1.0) if level < 1e-6 else np.float32((PEAK if how == "peak" else RMS) / level)
 
 
-def transform(length, train=False, normalize="peak"):
-  """The per-example audio transform: {'audio': float32 [length], 'mask': float32 [length], 'label'?}.
+def gains(clips, how):
+  """float32 [N]: each clip's `gain`, computed once at load so batches scale their crops with one multiply."""
+  return np.array([gain(c, how) for c in clips], np.float32)
 
-  Each whole clip is normalized first (so a crop keeps the recording's level), then cropped or zero-padded to
-  `length`. Eval (train=False) is `fn(example)`: a centre crop, no randomness. Train is `fn(example, rng)` for
-  `grain.MapDataset.random_map(fn, seed=...)`: grain seeds `rng` from (seed, the element's index in the
-  dataset), so a clip's crop start depends only on the seed and its position in the stream, and a run resumed
-  from a checkpointed iterator sees the same crops; `fn.random` is True, which `pipeline.train_iterator` reads
-  to use random_map with the run's seed. Mu-law codes are computed in the jitted step (`mu_law_encode_jnp`).
+
+def transform(length, train=False):
+  """The audio batch transform: {'audio': object array [B] of clips, 'gain'?, 'label'?} ->
+  {'audio': float32 [B, length], 'mask': float32 [B, length], 'label'?}.
+
+  Each clip is cropped or zero-padded to `length` (a slice copy per clip, the only per-example step), then
+  scaled by its whole-clip `gain`, so a crop keeps the recording's level. Eval (train=False) takes the centre
+  crop. Train draws each crop's start from `rng`, which `pipeline.Stream` seeds from (seed, batch index): a
+  resumed run sees the same crops. `fn.random` tells the pipeline to pass one. Mu-law codes are computed in
+  the jitted step (`mu_law_encode_jnp`).
   """
   if int(length) < 1:
     raise UserError(f"audio clip length {length} must be a positive number of samples")
-  normalize_clip(np.zeros(0), normalize)  # check the setting now, not at the first example
 
-  def finish(example, clip, start):
-    audio, mask = crop_or_pad(clip, length, start)
-    out = {"audio": audio, "mask": mask}
-    if "label" in example:
-      out["label"] = np.int32(example["label"])
+  def apply(batch, rng=None):
+    clips = batch["audio"]
+    sizes = np.array([len(c) for c in clips], np.int64)
+    room = np.maximum(sizes - length, 0)
+    starts = rng.integers(0, room + 1) if train else room // 2
+    audio = np.zeros((len(clips), length), np.float32)
+    for row, clip, start in zip(audio, clips, starts):
+      piece = clip[start:start + length]
+      row[:len(piece)] = piece
+    if "gain" in batch:
+      np.clip(audio * np.asarray(batch["gain"], np.float32)[:, None], -1.0, 1.0, out=audio)
+    out = {"audio": audio,
+           "mask": (np.arange(length) < np.minimum(sizes - starts, length)[:, None]).astype(np.float32)}
+    if "label" in batch:
+      out["label"] = np.asarray(batch["label"], np.int32)
     return out
 
-  if not train:
-    def apply(example):
-      clip = normalize_clip(example["audio"], normalize)
-      return finish(example, clip, max(len(clip) - length, 0) // 2)
-    return apply
-
-  def apply_random(example, rng):
-    clip = normalize_clip(example["audio"], normalize)
-    return finish(example, clip, int(rng.integers(0, max(len(clip) - length, 0) + 1)))
-
-  apply_random.random = True  # how pipeline.train_iterator tells it apart
-  return apply_random
+  apply.random = train
+  return apply
 
 
 def write_wav(path, audio, rate):

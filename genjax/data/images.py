@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from genjax.data import sources
+from genjax.data import pipeline, sources
 from genjax.errors import UserError
 
 
@@ -23,7 +23,7 @@ def load(data_cfg):
 
 def fixed_binarization(source, seed=0):
   """A Bernoulli sample of every image, drawn once with `seed`: the standard binarized test set."""
-  images = np.stack([source[i]["image"] for i in range(len(source))]).astype(np.float32) / 255.0
+  images = pipeline.read(source, np.arange(len(source)))["image"].astype(np.float32) / 255.0
   binary = (np.random.default_rng(seed).random(images.shape) < images).astype(np.uint8) * 255
   return sources.ArraySource({"image": binary})
 

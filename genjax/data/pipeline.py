@@ -1,8 +1,17 @@
-"""grain pipeline: per-process shard, seeded shuffle per epoch, batch, prefetch; then global jax.Arrays.
+"""Batch-level input pipeline: one vectorized read per batch from a random-access source, transforms over
+whole batches in numpy, grain for prefetch threads and a checkpointable position; then global jax.Arrays.
 
-The training iterator is a grain DatasetIterator, so its position is checkpointed with the model and a
-resumed run sees exactly the batches it would have seen.
+The training stream is the concatenation of epochs: epoch e is a permutation, drawn from (seed, e), of this
+process's slice `source[process_index::process_count]`, and batch k is stream positions [k*B, (k+1)*B).
+Batch k is so a pure function of (seed, k), random crops included, and the iterator's whole state is grain's
+next index: a resumed run sees exactly the batches an uninterrupted one would have seen.
+
+A source is anything with `__len__` and `__getitem__`; one that also has `read(indices)` (ArraySource,
+text windows) is gathered a batch at a time, any other (TFDS) one example at a time.
 """
+
+import functools
+import sys
 
 import grain
 import jax
@@ -10,6 +19,10 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from genjax.errors import UserError
+
+# Saved with every checkpoint: a saved position means something only to the pipeline that wrote it.
+VERSION = "batches-1"
+_ORDER, _TRANSFORM = 0, 1  # the two random streams a seed starts: epoch orders, and the transforms' draws
 
 
 def local_batch_size(global_batch, process_count):
@@ -19,18 +32,50 @@ def local_batch_size(global_batch, process_count):
   return global_batch // process_count
 
 
+def read(source, indices):
+  """Examples `indices` as a dict of arrays [len(indices), ...]: one gather where the source can, else one
+  example at a time, stacked."""
+  if hasattr(source, "read"):
+    return source.read(indices)
+  examples = [source[int(i)] for i in indices]
+  return {k: np.stack([np.asarray(e[k]) for e in examples]) for k in examples[0]}
+
+
+class Stream:
+  """Batch k of this process's endless training stream, computed from k alone (grain calls it from its
+  prefetch threads, in any order)."""
+
+  def __init__(self, source, transform, batch, seed, process_index=0, process_count=1):
+    self.source, self.transform, self.batch, self.seed = source, transform, batch, seed
+    self.process_index = process_index
+    self.slice = np.arange(process_index, len(source), process_count)
+    if not len(self.slice):
+      raise UserError("the training split is empty for this process; use more data or fewer processes")
+
+  @functools.lru_cache(maxsize=4)  # a batch spans at most a few epochs; threads near an epoch's end share one
+  def order(self, epoch):
+    return np.random.default_rng([self.seed, _ORDER, epoch]).permutation(len(self.slice))
+
+  def indices(self, k):
+    """Source indices of batch k: stream positions [k*B, (k+1)*B) through the epochs they fall in."""
+    n, end = len(self.slice), (k + 1) * self.batch
+    pieces = [self.order(e)[max(k * self.batch - e * n, 0):end - e * n]
+              for e in range(k * self.batch // n, (end - 1) // n + 1)]
+    return self.slice[np.concatenate(pieces)]
+
+  def __call__(self, k):
+    rng = (np.random.default_rng([self.seed, _TRANSFORM, self.process_index, k])
+           if getattr(self.transform, "random", False) else None)
+    return self.transform(read(self.source, self.indices(k)), rng)
+
+
 def train_iterator(source, transform, global_batch, seed, process_index=0, process_count=1, threads=1):
-  """Endless shuffled batches of this process's slice `source[process_index::process_count]`."""
-  ds = grain.MapDataset.source(source)[process_index::process_count]
-  if len(ds) == 0:
-    raise UserError("the training split is empty for this process; use more data or fewer processes")
-  ds = ds.shuffle(seed=seed).repeat(None)
-  # A random transform (audio crops) draws from a generator grain seeds by (seed, position in the stream):
-  # a restored iterator redraws the very same crops.
-  ds = ds.random_map(transform, seed=seed) if getattr(transform, "random", False) else ds.map(transform)
-  ds = ds.batch(local_batch_size(global_batch, process_count), drop_remainder=True)
+  """Endless shuffled batches of this process's slice, `threads` of them computed ahead (a grain iterator:
+  checkpointed with the model)."""
+  stream = Stream(source, transform, local_batch_size(global_batch, process_count), seed, process_index,
+                  process_count)
   options = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=max(2 * threads, 1))
-  return iter(ds.to_iter_dataset(options))
+  return iter(grain.MapDataset.range(sys.maxsize).map(stream).to_iter_dataset(options))
 
 
 def eval_batches(source, transform, global_batch, process_index=0, process_count=1):
@@ -39,11 +84,9 @@ def eval_batches(source, transform, global_batch, process_index=0, process_count
   if n == 0:
     raise UserError("the held-out split is empty; lower --config.data.val_fraction's precision or add data")
   per = local_batch_size(global_batch, process_count)
-  steps = -(-n // global_batch)
-  for s in range(steps):
+  for s in range(-(-n // global_batch)):
     idx = np.arange(s * global_batch, (s + 1) * global_batch)[process_index * per:(process_index + 1) * per]
-    examples = [transform(source[int(min(i, n - 1))]) for i in idx]
-    batch = {k: np.stack([e[k] for e in examples]) for k in examples[0]}
+    batch = transform(read(source, np.minimum(idx, n - 1)))
     batch["weight"] = (idx < n).astype(np.float32)
     yield batch
 
@@ -71,3 +114,8 @@ class Head:
     if not 0 <= i < self.n:
       raise IndexError(i)
     return self.source[i]
+
+  def read(self, indices):
+    if len(indices) and not 0 <= min(indices) <= max(indices) < self.n:
+      raise IndexError(f"indices outside the first {self.n}")
+    return read(self.source, indices)

@@ -1,7 +1,7 @@
 """Where examples come from: the embedded corpus, local files, and TFDS by name.
 
 Every loader returns plain numpy/str data; a source for grain is anything with `__len__` and `__getitem__`
-(`ArraySource` here, or what `tfds.data_source` returns). Local paths resolve against one setting,
+(`ArraySource` here, or what `tfds.data_source` returns); a source with `read(indices)` is read a batch at a time. Local paths resolve against one setting,
 GENJAX_DATA_DIR, which defaults to ../shared/data beside the checkout when that folder exists.
 """
 
@@ -127,6 +127,10 @@ class ArraySource:
 
   def __getitem__(self, i):
     return {k: v[i] for k, v in self.arrays.items()}
+
+  def read(self, indices):
+    """Rows `indices` of every array: one gather each."""
+    return {k: v[indices] for k, v in self.arrays.items()}
 
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}

@@ -72,7 +72,7 @@ def load(data_cfg):
 
 
 class Windows:
-  """Every window of `length` consecutive ids (random access: grain shuffles the start offsets)."""
+  """Every window of `length` consecutive ids; a batch of them is one gather."""
 
   def __init__(self, ids, length):
     if len(ids) < length + 1:
@@ -84,7 +84,14 @@ class Windows:
     return len(self.ids) - self.length + 1
 
   def __getitem__(self, i):
-    return {"tokens": self.ids[i:i + self.length]}
+    start = self.starts(i)
+    return {"tokens": self.ids[start:start + self.length]}
+
+  def read(self, indices):
+    return {"tokens": self.ids[self.starts(np.asarray(indices))[:, None] + np.arange(self.length)]}
+
+  def starts(self, indices):
+    return indices
 
 
 class Chunks(Windows):
@@ -93,9 +100,8 @@ class Chunks(Windows):
   def __len__(self):
     return (len(self.ids) - 1) // (self.length - 1)
 
-  def __getitem__(self, i):
-    start = i * (self.length - 1)
-    return {"tokens": self.ids[start:start + self.length]}
+  def starts(self, indices):
+    return indices * (self.length - 1)
 
 
 LONG_LINES = ("refuse", "truncate", "drop")

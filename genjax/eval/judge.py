@@ -16,7 +16,7 @@ from genjax.models import rnn
 from genjax.tasks import common
 
 EMBED, HIDDEN, WINDOW, BATCH, LR = 64, 256, 64, 64, 3e-3
-SCORE_BATCH, PAD_TO = 512, 64  # texts scored at once; lengths rounded up to a multiple of this (few compiles)
+SCORE_BATCH, PAD_TO = 512, 64  # texts scored at once at most; rows and lengths round up to multiples of PAD_TO
 
 
 def _model(vocab_size):
@@ -64,9 +64,9 @@ class Judge:
     total, chars = 0.0, 0
     for i in range(0, len(texts), SCORE_BATCH):
       part = [self.vocab.encode(t) for t in texts[i:i + SCORE_BATCH]]
-      width = -(-(max(len(p) for p in part) + 1) // PAD_TO) * PAD_TO
-      tokens = np.full((SCORE_BATCH, width), start, np.int32)
-      mask = np.zeros((SCORE_BATCH, width), np.float32)
+      rows, width = (-(-k // PAD_TO) * PAD_TO for k in (len(part), max(len(p) for p in part) + 1))  # few compiles
+      tokens = np.full((rows, width), start, np.int32)
+      mask = np.zeros((rows, width), np.float32)
       for row, ids in enumerate(part):
         tokens[row, 1:1 + len(ids)], mask[row, 1:1 + len(ids)] = ids, 1.0
       total += float(self._nll(self.params, jnp.asarray(tokens), jnp.asarray(mask)))

@@ -20,7 +20,11 @@ from genjax.tasks import common
 MAX_CLIPS = 4096          # clips generated per call
 FEATURE_CHUNK = 500       # clips per log-mel call
 CLASSIFIER_SECONDS = 1.024  # the classifier hears this much of every clip (8,192 samples at 8 kHz)
-NORMALIZE = ("peak", "rms", "none")
+
+
+def with_gains(source, how):
+  """`source` with each clip's normalizing `gain` beside it (computed once here, applied per batch)."""
+  return sources.ArraySource(dict(source.arrays, gain=audio.gains(source.arrays["audio"], how)))
 
 
 class Audio:
@@ -33,7 +37,7 @@ class Audio:
     require(d.rate >= 1000, f"data.rate={d.rate} must be a sample rate in Hz (FSDD: 8000)")
     require(d.length >= 2, f"data.length={d.length} must be at least 2 samples")
     require(d.eval_length >= 0, f"data.eval_length={d.eval_length} must be 0 (= data.length) or a length")
-    require(d.normalize in NORMALIZE, f"data.normalize={d.normalize!r} must be one of {NORMALIZE}")
+    require(d.normalize in audio.NORMALIZE, f"data.normalize={d.normalize!r} must be one of {audio.NORMALIZE}")
     require(d.on_bad in ("error", "skip"), f"data.on_bad={d.on_bad!r} must be 'error' or 'skip'")
     require(d.on_rate_mismatch in ("resample", "refuse"),
             f"data.on_rate_mismatch={d.on_rate_mismatch!r} must be 'resample' or 'refuse'")
@@ -50,12 +54,12 @@ class Audio:
                                          on_rate_mismatch=d.on_rate_mismatch, stereo=d.stereo)
       if splits[split].skipped:
         log(f"{split}: " + sources.skipped_summary(splits[split].skipped, len(splits[split])))
-    train, test = splits["train"], splits["test"]
+    train, test = (with_gains(splits[s], d.normalize) for s in ("train", "test"))
     lengths = b"".join(np.asarray([len(a) for a in src.arrays["audio"]], np.int64).tobytes() for src in (train, test))
     meta = {"rate": d.rate, "length": d.length, "train_clips": len(train), "test_clips": len(test),
             "fingerprint": f"{d.path}:{d.manifest}:{len(train)}:{hashlib.sha256(lengths).hexdigest()[:16]}"}
-    return common.Data(train=train, eval=test, transform=audio.transform(d.length, True, d.normalize),
-                       eval_transform=audio.transform(d.eval_length or d.length, False, d.normalize),
+    return common.Data(train=train, eval=test, transform=audio.transform(d.length, True),
+                       eval_transform=audio.transform(d.eval_length or d.length, False),
                        meta=meta, test=test)
 
   def __init__(self, config, meta):

@@ -64,7 +64,7 @@ class Text:
     vocab = text.Vocab.build(train + "\n", val)
     meta = {"vocab": vocab.chars, "train_chars": len(train), "val_chars": len(val),
             "fingerprint": hashlib.sha256(train.encode("utf-8")).hexdigest()}
-    identity = lambda x: x  # noqa: E731  (units are token arrays already)
+    identity = lambda batch, rng=None: batch  # noqa: E731  (units are token arrays already)
     if d.unit == "line":
       lines = {name: text.lines(split, d.seq_len, d.long_lines, name, log) for name, split in
                (("train", train), ("validation", val))}
@@ -129,8 +129,8 @@ class Text:
     reference = corpus.val_lines if self.lines else [corpus.val]
     out, real = text_quality.ngram_jsd(fake, reference), text_quality.ngram_jsd(real_train, reference)
     out.update({key + "_real": value for key, value in real.items()})
-    judge_model = judge.load_or_train(hashlib.sha256(corpus.train.encode()).hexdigest(), self.vocab, lambda: self.vocab.encode(corpus.train),
-                                      cfg.eval_classifier_steps, log)
+    judge_model = judge.load_or_train(hashlib.sha256(corpus.train.encode()).hexdigest(), self.vocab,
+                                      lambda: self.vocab.encode(corpus.train), cfg.eval_classifier_steps, log)
     out["judge_nll"], out["judge_nll_real"] = judge_model.score(fake), judge_model.score(real_val)
     if cfg.data.source == "tang_poetry":
       titled = not self.lines and cfg.data.get("titles", True)

@@ -59,7 +59,7 @@ def step_rng(state):
 class Data:
   train: Any                 # random-access source of examples
   eval: Any                  # random-access source, scored once in order
-  transform: Callable        # example -> dict of arrays (the modality transform)
+  transform: Callable        # (batch of examples, rng) -> dict of arrays [B, ...] (the modality's batch transform)
   eval_transform: Callable
   meta: dict                 # saved with the run (vocabulary, shapes, fingerprint)
   test: Any = None           # the held-out examples as they are (sample-quality metrics compare with them)

@@ -143,8 +143,13 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
   if saved and saved["data"]["fingerprint"] != data.meta["fingerprint"]:
     raise UserError("the training data changed since this run started (fingerprint differs); restore the "
                     "original data or start a new --workdir")
+  if saved and saved.get("pipeline") != pipeline.VERSION:
+    raise UserError(f"this run's checkpoints hold a data position of the {saved.get('pipeline', 'per-example')} "
+                    f"pipeline, which this genjax ({pipeline.VERSION}) cannot continue exactly; finish the run "
+                    f"with the genjax that started it, or start a new --workdir")
   run = Run(config, workdir, saved["data"] if saved else data.meta, ckpts)
-  meta = {"config": config.to_json_best_effort(), "data": data.meta, "versions": versions()}
+  meta = {"config": config.to_json_best_effort(), "data": data.meta, "versions": versions(),
+          "pipeline": pipeline.VERSION}
   it = pipeline.train_iterator(data.train, data.transform, config.batch_size, config.seed, jax.process_index(),
                                jax.process_count(), config.data_threads)
   state, step = run.restore(it) if latest is not None else (run.init_state(), 0)

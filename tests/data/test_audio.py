@@ -1,6 +1,5 @@
 """The audio data layer: decoding, resampling and bad files (sources), crops, mu-law and features (audio)."""
 
-import grain
 import jax
 import numpy as np
 import pytest
@@ -168,61 +167,48 @@ def test_a_file_where_a_folder_is_expected(tmp_path):
   assert msg == f"{tmp_path / 'x.gz'} is a file; data.path must be a folder holding MANIFEST.tsv and the audio files"
 
 
-def test_crop_or_pad_masks_exactly_the_real_samples():
-  clip = np.arange(1, 6, dtype=np.float32)
-  a, m = audio.crop_or_pad(clip, 8)
-  np.testing.assert_array_equal(a, [1, 2, 3, 4, 5, 0, 0, 0])
-  np.testing.assert_array_equal(m, [1, 1, 1, 1, 1, 0, 0, 0])
-  a, m = audio.crop_or_pad(clip, 3, start=1)
-  np.testing.assert_array_equal(a, [2, 3, 4])
-  np.testing.assert_array_equal(m, [1, 1, 1])
-  a, m = audio.crop_or_pad(clip, 4, start=3)  # runs off the end: padded
-  np.testing.assert_array_equal(a, [4, 5, 0, 0])
-  np.testing.assert_array_equal(m, [1, 1, 0, 0])
-  assert a.dtype == m.dtype == np.float32
+def clips(*arrays):
+  out = np.empty(len(arrays), object)
+  out[:] = [np.asarray(a, np.float32) for a in arrays]
+  return out
 
 
-def test_eval_transform_centre_crops_and_pads():
-  fn = audio.transform(10, train=False, normalize="none")
-  out = fn({"audio": np.arange(20, dtype=np.float32), "label": 7})
-  np.testing.assert_array_equal(out["audio"], np.arange(5, 15))  # (20 - 10) // 2 = 5
-  assert out["mask"].sum() == 10 and out["label"] == 7 and out["label"].dtype == np.int32
-  out = fn({"audio": np.ones(4, np.float32)})
-  np.testing.assert_array_equal(out["mask"], [1] * 4 + [0] * 6)
-  assert set(out) == {"audio", "mask"}
+def test_eval_transform_centre_crops_pads_and_masks_exactly_the_real_samples():
+  fn = audio.transform(10, train=False)
+  out = fn({"audio": clips(np.arange(20), np.arange(1, 5)), "label": np.array([7, 2])})
+  np.testing.assert_array_equal(out["audio"][0], np.arange(5, 15))  # (20 - 10) // 2 = 5
+  np.testing.assert_array_equal(out["audio"][1], [1, 2, 3, 4] + [0] * 6)
+  np.testing.assert_array_equal(out["mask"], [[1] * 10, [1] * 4 + [0] * 6])
+  assert out["label"].tolist() == [7, 2] and out["label"].dtype == np.int32
+  assert out["audio"].dtype == out["mask"].dtype == np.float32
+  assert set(fn({"audio": clips(np.ones(4))})) == {"audio", "mask"}
 
 
-def test_train_transform_is_deterministic_per_seed_and_position():
-  fn = audio.transform(10, train=True, normalize="none")
-  clip = {"audio": np.arange(1, 101, dtype=np.float32), "label": 1}
-  first = lambda out: int(out["audio"][0]) - 1  # the crop start
-  assert first(fn(clip, np.random.default_rng(0))) == first(fn(clip, np.random.default_rng(0)))
-  assert len({first(fn(clip, np.random.default_rng(s))) for s in range(20)}) > 5
+def test_train_transform_draws_its_crops_from_the_rng():
+  fn = audio.transform(10, train=True)
+  batch = {"audio": clips(*[np.arange(1, 101)] * 4)}
+  first = lambda rng: (fn(batch, rng)["audio"][:, 0] - 1).tolist()  # the crop starts
+  assert fn.random and first(np.random.default_rng(0)) == first(np.random.default_rng(0))
+  assert len({s for seed in range(5) for s in first(np.random.default_rng(seed))}) > 5
   for n in (1, 9, 10, 11, 1000):
-    out = fn({"audio": np.ones(n, np.float32)}, np.random.default_rng(n))
-    assert out["audio"].shape == out["mask"].shape == (10,) and out["mask"].sum() == min(n, 10)
-  # Through grain: the crop of element i depends on (seed, i) only, so rebuilding the pipeline (a resume) or
-  # reading out of order gives the same crops, and another seed gives others.
-  clips = np.empty(8, object)
-  clips[:] = [np.arange(100, dtype=np.float32)] * 8
-  src = sources.ArraySource({"audio": clips})
-  starts = lambda seed, order: [int(grain.MapDataset.source(src).random_map(fn, seed=seed)[i]["audio"][0])
-                                for i in order]
-  assert fn.random and starts(3, range(8)) == starts(3, range(8))
-  assert starts(3, range(8))[::-1] == starts(3, reversed(range(8)))
-  assert starts(3, range(8)) != starts(4, range(8))
+    out = fn({"audio": clips(np.ones(n))}, np.random.default_rng(n))
+    assert out["audio"].shape == out["mask"].shape == (1, 10) and out["mask"].sum() == min(n, 10)
+    assert out["audio"].sum() == min(n, 10)  # the mask marks exactly the real samples
 
 
-def test_normalization():
+def test_normalization_scales_the_whole_clip_before_the_crop():
   clip = np.array([0.1, -0.2, 0.05, 0.0], np.float32)
-  assert np.abs(audio.normalize_clip(clip, "peak")).max() == pytest.approx(0.95)
-  assert np.sqrt(np.mean(audio.normalize_clip(clip, "rms") ** 2)) == pytest.approx(0.1, rel=1e-5)
+  norm = lambda c, how, length=4: audio.transform(length)({"audio": clips(c), "gain": audio.gains([c], how)})
+  assert np.abs(norm(clip, "peak")["audio"]).max() == pytest.approx(0.95)
+  assert np.sqrt(np.mean(norm(clip, "rms")["audio"] ** 2)) == pytest.approx(0.1, rel=1e-5)
   loud = np.array([1.0] + [0.0] * 999, np.float32)  # RMS 0.03: scaled by 3.2, then clipped
-  assert audio.normalize_clip(loud, "rms").max() == 1.0
-  np.testing.assert_array_equal(audio.normalize_clip(np.zeros(5), "peak"), np.zeros(5))  # silence: unchanged
-  np.testing.assert_array_equal(audio.normalize_clip(clip, "none"), clip)
-  assert np.abs(audio.transform(8)({"audio": clip})["audio"]).max() == pytest.approx(0.95)  # peak by default
-  assert "must be one of peak, rms, none" in user_error(audio.transform, 8, normalize="loud")
+  assert norm(loud, "rms", 1000)["audio"].max() == 1.0
+  np.testing.assert_array_equal(norm(np.zeros(5), "peak", 5)["audio"][0], np.zeros(5))  # silence: unchanged
+  np.testing.assert_array_equal(norm(clip, "none")["audio"][0], clip)
+  # The level is the whole clip's: a quiet centre crop of a clip with a loud end keeps its level.
+  quiet_centre = np.array([0.9] + [0.1] * 8 + [0.9], np.float32)
+  assert norm(quiet_centre, "peak", 2)["audio"].max() == pytest.approx(0.1 * 0.95 / 0.9)
+  assert "must be one of peak, rms, none" in user_error(audio.gains, [clip], "loud")
 
 
 def test_log_mel_shapes_and_a_tone_peaks_in_its_band():

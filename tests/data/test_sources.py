@@ -47,7 +47,7 @@ def test_real_mnist_loads_and_batches(shared_data):
 
 def test_image_of_wrong_shape_is_a_user_error():
   with pytest.raises(UserError, match=r"expects \(28, 28, 1\)"):
-    image.transform((28, 28, 1))({"image": np.zeros((32, 32, 3), np.uint8)})
+    image.transform((28, 28, 1))({"image": np.zeros((2, 32, 32, 3), np.uint8)})
 
 
 def write_wav(path, samples, rate=8000, channels=1):

@@ -1,6 +1,7 @@
 """Runs that die, get preempted, meet damaged checkpoints or a full disk, and NaNs: nothing is lost."""
 
 import io
+import json
 import os
 import pathlib
 import random
@@ -160,6 +161,21 @@ def test_checkpoint_of_another_model_is_refused_not_discarded(three_checkpoints,
     trainer.train(smoke("--config.steps=16", "--config.model.hidden=48"), workdir, stream=io.StringIO())
   assert os.listdir(pathlib.Path(workdir, "checkpoints")).count("12") == 1
   assert not os.path.exists(pathlib.Path(workdir, "checkpoints_corrupt"))
+
+
+def test_checkpoints_of_the_per_example_pipeline_are_refused_untouched(three_checkpoints, tmp_path):
+  """Their saved data position counts examples of another stream: resuming could not be exact."""
+  def as_before_batch_reads(step_dir):
+    meta = step_dir / "meta" / "metadata"
+    saved = json.loads(meta.read_text())
+    del saved["pipeline"]
+    meta.write_text(json.dumps(saved))
+  workdir = damaged_copy(three_checkpoints, tmp_path / "run", as_before_batch_reads)
+  before = procs.info(workdir)
+  with pytest.raises(UserError, match=r"data position of the per-example pipeline, which this genjax "
+                                      r"\(batches-1\) cannot continue exactly.*new --workdir"):
+    trainer.train(smoke("--config.steps=16", "--config.ckpt_every=4"), workdir, stream=io.StringIO())
+  assert procs.info(workdir) == before
 
 
 def test_full_disk_stops_with_a_clear_error_and_keeps_old_checkpoints(three_checkpoints, tmp_path, repo_root):
