@@ -68,32 +68,35 @@ def gains(clips, how):
   return np.array([gain(c, how) for c in clips], np.float32)
 
 
-def transform(length, train=False):
+def transform(length, train=False, normalize="peak"):
   """The audio batch transform: {'audio': object array [B] of clips, 'gain'?, 'label'?} ->
   {'audio': float32 [B, length], 'mask': float32 [B, length], 'label'?}.
 
   Each clip is cropped or zero-padded to `length` (a slice copy per clip, the only per-example step), then
-  scaled by its whole-clip `gain`, so a crop keeps the recording's level. Eval (train=False) takes the centre
-  crop. Train draws each crop's start from `rng`, which `pipeline.Stream` seeds from (seed, batch index): a
-  resumed run sees the same crops. `fn.random` tells the pipeline to pass one. Mu-law codes are computed in
-  the jitted step (`mu_law_encode_jnp`).
+  scaled by its whole-clip `gain` (from `gains(clips, normalize)`), so a crop keeps the recording's level;
+  RMS gains can overshoot and are clipped to [-1, 1] (peak gains stop at PEAK). Eval (train=False) takes the
+  centre crop. Train draws each crop's start from `rng`, which `pipeline.Stream` seeds from (seed, batch
+  index): a resumed run sees the same crops. `fn.random` tells the pipeline to pass one. Mu-law codes are
+  computed in the jitted step (`mu_law_encode_jnp`).
   """
   if int(length) < 1:
     raise UserError(f"audio clip length {length} must be a positive number of samples")
+  gain(np.zeros(0), normalize)  # check the setting now, not at the first batch
 
   def apply(batch, rng=None):
     clips = batch["audio"]
     sizes = np.array([len(c) for c in clips], np.int64)
     room = np.maximum(sizes - length, 0)
     starts = rng.integers(0, room + 1) if train else room // 2
-    audio = np.zeros((len(clips), length), np.float32)
-    for row, clip, start in zip(audio, clips, starts):
+    audio, mask = np.zeros((2, len(clips), length), np.float32)
+    for row, real, clip, start in zip(audio, mask, clips, starts):
       piece = clip[start:start + length]
-      row[:len(piece)] = piece
+      row[:len(piece)], real[:len(piece)] = piece, 1.0
     if "gain" in batch:
-      np.clip(audio * np.asarray(batch["gain"], np.float32)[:, None], -1.0, 1.0, out=audio)
-    out = {"audio": audio,
-           "mask": (np.arange(length) < np.minimum(sizes - starts, length)[:, None]).astype(np.float32)}
+      audio *= np.asarray(batch["gain"], np.float32)[:, None]
+      if normalize == "rms":
+        np.clip(audio, np.float32(-1), np.float32(1), out=audio)
+    out = {"audio": audio, "mask": mask}
     if "label" in batch:
       out["label"] = np.asarray(batch["label"], np.int32)
     return out

@@ -58,8 +58,8 @@ class Audio:
     lengths = b"".join(np.asarray([len(a) for a in src.arrays["audio"]], np.int64).tobytes() for src in (train, test))
     meta = {"rate": d.rate, "length": d.length, "train_clips": len(train), "test_clips": len(test),
             "fingerprint": f"{d.path}:{d.manifest}:{len(train)}:{hashlib.sha256(lengths).hexdigest()[:16]}"}
-    return common.Data(train=train, eval=test, transform=audio.transform(d.length, True),
-                       eval_transform=audio.transform(d.eval_length or d.length, False),
+    return common.Data(train=train, eval=test, transform=audio.transform(d.length, True, d.normalize),
+                       eval_transform=audio.transform(d.eval_length or d.length, False, d.normalize),
                        meta=meta, test=test)
 
   def __init__(self, config, meta):

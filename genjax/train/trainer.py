@@ -192,6 +192,7 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
     ckpts.wait()
   finally:
     writer.close()
+    it.close()
   return state
 
 

@@ -198,7 +198,8 @@ def test_train_transform_draws_its_crops_from_the_rng():
 
 def test_normalization_scales_the_whole_clip_before_the_crop():
   clip = np.array([0.1, -0.2, 0.05, 0.0], np.float32)
-  norm = lambda c, how, length=4: audio.transform(length)({"audio": clips(c), "gain": audio.gains([c], how)})
+  norm = lambda c, how, length=4: audio.transform(length, normalize=how)({"audio": clips(c),
+                                                                          "gain": audio.gains([c], how)})
   assert np.abs(norm(clip, "peak")["audio"]).max() == pytest.approx(0.95)
   assert np.sqrt(np.mean(norm(clip, "rms")["audio"] ** 2)) == pytest.approx(0.1, rel=1e-5)
   loud = np.array([1.0] + [0.0] * 999, np.float32)  # RMS 0.03: scaled by 3.2, then clipped
@@ -209,6 +210,7 @@ def test_normalization_scales_the_whole_clip_before_the_crop():
   quiet_centre = np.array([0.9] + [0.1] * 8 + [0.9], np.float32)
   assert norm(quiet_centre, "peak", 2)["audio"].max() == pytest.approx(0.1 * 0.95 / 0.9)
   assert "must be one of peak, rms, none" in user_error(audio.gains, [clip], "loud")
+  assert "must be one of peak, rms, none" in user_error(audio.transform, 8, normalize="loud")
 
 
 def test_log_mel_shapes_and_a_tone_peaks_in_its_band():

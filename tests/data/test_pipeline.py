@@ -108,3 +108,10 @@ def test_global_batch_is_sharded_over_data():
   g = pipeline.to_global({"x": np.zeros((8, 3), np.float32)}, mesh)["x"]
   assert g.shape == (8, 3) and g.sharding.spec == P("data")
   assert {s.data.shape for s in g.addressable_shards} == {(2, 3)}
+
+
+def test_a_failing_batch_raises_in_the_consumer():
+  def broken(batch, rng=None):
+    raise UserError("images of shape (32, 32, 3), the config expects (28, 28, 1)")
+  with pytest.raises(UserError, match="the config expects"):
+    next(make(transform=broken, threads=2))
