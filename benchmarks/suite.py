@@ -2,7 +2,8 @@
 
   python benchmarks/suite.py                        everything, as tables (and JSON lines with --json)
   python benchmarks/suite.py --model conv_vae [--steps 20] --json     one model, one JSON line
-  python benchmarks/suite.py --pipelines --json     the data pipelines alone, one JSON line each
+  python benchmarks/suite.py --pipelines --json     the data pipelines alone (in memory and from ArrayRecord
+                                                    shards prepared once), one JSON line each
 
 Each model is the real task's jitted train_step on one device: first on synthetic inputs of the canonical
 shape (data loading excluded), then fed by genjax's grain pipeline from the real dataset (included: the
@@ -21,6 +22,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 
 import jax
@@ -30,9 +32,11 @@ import numpy as np
 import feeds
 from genjax import tasks
 from genjax.main import load_config
+from genjax.train import trainer
 
 MODELS = ("char_lstm", "conv_vae", "dcgan", "wavegan", "sample_rnn")
 PIPELINE_BY = {"text": "char_lstm", "image": "conv_vae", "audio": "wavegan"}  # whose data each modality times
+SOURCES = ("memory", "arrayrecord")
 SAMPLING = {"char_lstm": (32, 1000), "sample_rnn": (16, 8000), "dcgan": (1024, None)}  # (samples, steps) a call
 
 
@@ -118,18 +122,31 @@ def sampling_speed(name, task, params, repeats=3):
   return {"audio_samples_per_s": rate, "real_time_factor": feeds.AUDIO_RATE / rate}
 
 
-def bench_pipeline(modality, seconds=3.0):
+def bench_pipeline(modality, source, prepared_root, seconds=3.0):
   """Examples/s of one modality's training pipeline alone (shuffle, batch read, batch transform, prefetch:
-  numpy on the host) over `seconds` after 20 warm-up batches, at its model's batch size."""
+  numpy on the host) over `seconds` after 20 warm-up batches, at its model's batch size; `source` 'memory'
+  (the loaded dataset) or 'arrayrecord' (the same data prepared once under `prepared_root`, then read from
+  its shards)."""
   name = PIPELINE_BY[modality]
   config, task, _ = setup(name)
+  if source == "arrayrecord":
+    folder = os.path.join(prepared_root, name)
+    if not os.path.isfile(os.path.join(folder, "manifest.json")):
+      trainer.prepare(config, folder, log=lambda *_: None)
+    with config.unlocked():
+      config.data.prepared = folder
   stream = feeds.batches(name, config, task)
-  feeds.drain(stream, 20)  # threads started, buffers full
+  feeds.drain(stream, 20)  # threads started, buffers full, the first blocks cached
   t0, examples = time.perf_counter(), 0
   while time.perf_counter() - t0 < seconds:
     examples += feeds.drain(stream, 50)
-  return {"pipeline": modality, "source": "memory", "examples_per_s": examples / (time.perf_counter() - t0),
+  return {"pipeline": modality, "source": source, "examples_per_s": examples / (time.perf_counter() - t0),
           "batch": config.batch_size, "threads": config.data_threads, "model": name}
+
+
+def bench_pipelines(prepared_root):
+  """Every modality's pipeline from memory and from ArrayRecord shards, interleaved."""
+  return [bench_pipeline(m, source, prepared_root) for m in PIPELINE_BY for source in SOURCES]
 
 
 def machine():
@@ -144,15 +161,17 @@ def main():
   p.add_argument("--synthetic-only", action="store_true", help="skip everything that reads the datasets")
   p.add_argument("--pipelines", action="store_true", help="the data pipelines alone, no models")
   p.add_argument("--json", action="store_true", help="one JSON line per model and pipeline")
+  p.add_argument("--prepared-root", default=os.path.join(tempfile.gettempdir(), "genjax-bench-prepared"),
+                 help="where the datasets are prepared once for the arrayrecord pipelines")
   args = p.parse_args()
   if args.pipelines:
-    for pipe in (bench_pipeline(m) for m in PIPELINE_BY):
-      print(json.dumps(pipe) if args.json else f"pipeline {pipe['pipeline']:<6} {pipe['examples_per_s']:>10.0f} "
-            f"examples/s (batch {pipe['batch']}, {pipe['threads']} thread)")
+    for pipe in bench_pipelines(args.prepared_root):
+      print(json.dumps(pipe) if args.json else f"pipeline {pipe['pipeline']:<6} {pipe['source']:<11} "
+            f"{pipe['examples_per_s']:>10.0f} examples/s (batch {pipe['batch']}, {pipe['threads']} thread)")
     return
   peak = matmul_peak()
   rows = [bench_model(name, args.steps, peak, not args.synthetic_only) for name in (args.model or MODELS)]
-  pipes = [] if args.model or args.synthetic_only else [bench_pipeline(m) for m in PIPELINE_BY]
+  pipes = [] if args.model or args.synthetic_only else bench_pipelines(args.prepared_root)
   for pipe in pipes:
     consumers = [r["examples_per_s"] for r in rows if feeds.MODALITY[r["model"]] == pipe["pipeline"]]
     pipe.update(fastest_model_examples_per_s=max(consumers), times_fastest_model=pipe["examples_per_s"] / max(consumers))
@@ -172,8 +191,8 @@ def print_tables(rows, pipes, peak, steps):
           f"{r.get('examples_per_s_with_data', float('nan')):>10.1f} {r['compile_s']:>9.1f} {r['params']:>10,} "
           f"{r['flops_per_step'] / 1e9:>10.2f} {r['flop_fraction_of_peak']:>8.1%}")
   for r in pipes:
-    print(f"pipeline {r['pipeline']:<6} {r['examples_per_s']:>10.0f} examples/s = {r['times_fastest_model']:.0f}x "
-          f"the fastest {r['pipeline']} model")
+    print(f"pipeline {r['pipeline']:<6} {r['source']:<11} {r['examples_per_s']:>10.0f} examples/s = "
+          f"{r['times_fastest_model']:.0f}x the fastest {r['pipeline']} model")
   for r in rows:
     if "chars_per_s" in r:
       print(f"sampling {r['model']}: {r['chars_per_s']:,.0f} characters/s")

@@ -117,14 +117,14 @@ def text_data(c):
   Sample quality: n-gram JSD and the judge char-LSTM (trained eval_classifier_steps steps, cached); periodic
   scoring is off by default (a text config turns it on)."""
   c.data = dict(source="", path="", tfds_name="", tfds_key="text", val_fraction=0.1, seq_len=128, unit="window",
-                long_lines="refuse", titles=True)
+                long_lines="refuse", titles=True, prepared="")
   quality_defaults(c)
   c.eval_quality_periodic = 0
 
 
 def image_data(c):
   """28x28 MNIST by default, and the sample-quality settings of genjax's digit classifier."""
-  c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1), levels=256)
+  c.data = dict(source="mnist", path="mnist", tfds_name="", shape=(28, 28, 1), levels=256, prepared="")
   quality_defaults(c)
 
 
@@ -132,7 +132,8 @@ def audio_data(c):
   """FSDD at 8 kHz: fixed-length clips (random crop in training, centre crop for evaluation, zero padding
   with a mask of the real samples), peak-normalized; labels are the spoken digits."""
   c.data = dict(source="wav_folder", path="fsdd", tfds_name="", manifest="MANIFEST.tsv", rate=8000, length=8192,
-                eval_length=0, normalize="peak", on_rate_mismatch="resample", stereo="downmix", on_bad="error")
+                eval_length=0, normalize="peak", on_rate_mismatch="resample", stereo="downmix", on_bad="error",
+                prepared="")
   quality_defaults(c)
   c.eval_quality_samples = 1000
 

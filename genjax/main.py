@@ -1,4 +1,4 @@
-"""Command line: `genjax train | sample | eval`.
+"""Command line: `genjax train | sample | eval | info | prepare`.
 
   genjax train --config configs/char_rnn_shakespeare.py:cpu --workdir runs/shk [--config.optim.lr=1e-3 ...]
   genjax sample --workdir runs/shk [-n 4] [--prompt "ROMEO:"] [--temperature 0.8] [--length 500]
@@ -6,6 +6,9 @@
   genjax eval --workdir runs/shk
 
   genjax info --workdir runs/shk          # config, latest committed step, digest of params + optimizer state
+  genjax prepare --config configs/conv_vae_mnist.py:cpu --out /data/mnist_prepared [--shards 8]
+                                          # the config's data as ArrayRecord shards; train with
+                                          # --config.data.prepared=/data/mnist_prepared
 
 Exit status: 0 done; 2 a user mistake, printed as one line `genjax: error: ...` (`--debug` shows the
 traceback); 75 stopped by SIGTERM/SIGINT after saving a checkpoint: rerun the same command to resume.
@@ -45,8 +48,14 @@ def parse(argv):
   ev.add_argument("--workdir", required=True)
   info = sub.add_parser("info", help="config name, latest committed step, SHA-256 of params + optimizer state")
   info.add_argument("--workdir", required=True)
+  pr = sub.add_parser("prepare", help="write the config's data as sharded ArrayRecord files for "
+                                       "--config.data.prepared")
+  pr.add_argument("--config", required=True, help="configs/NAME.py[:variant], then --config.KEY=VALUE overrides")
+  pr.add_argument("--out", required=True, help="a new folder")
+  pr.add_argument("--shards", type=int, default=0, help="shards per split (default: ~64 MB each); a multiple "
+                                                         "of the training processes")
   args, rest = parser.parse_known_args(argv)
-  if rest and args.command not in ("train", "eval"):
+  if rest and args.command not in ("train", "eval", "prepare"):
     parser.error(f"unrecognized arguments: {' '.join(rest)}")
   return args, rest
 
@@ -150,6 +159,8 @@ def dispatch(args, rest, stream):
     result, path = trainer.evaluate(args.workdir, eval_overrides(rest))
     print(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()))
     print(f"(written to {path})", file=sys.stderr)
+  elif args.command == "prepare":
+    print(f"prepared in {trainer.prepare(load_config(args.config, rest), args.out, args.shards)}")
   elif args.command == "info":
     for key, value in trainer.info(args.workdir).items():
       print(f"{key}: {value}")

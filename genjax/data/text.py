@@ -88,10 +88,29 @@ class Windows:
     return {"tokens": self.ids[start:start + self.length]}
 
   def read(self, indices):
-    return {"tokens": self.ids[self.starts(np.asarray(indices))[:, None] + np.arange(self.length)]}
+    starts = self.starts(np.asarray(indices))
+    if hasattr(self.ids, "windows"):  # a prepared stream cuts them in one gather
+      return {"tokens": self.ids.windows(starts, self.length)}
+    return {"tokens": self.ids[starts[:, None] + np.arange(self.length)]}
 
   def starts(self, indices):
     return indices
+
+  @property
+  def block(self):
+    """Windows [r * block, (r + 1) * block) start in one record of a prepared token stream (None in memory)."""
+    return getattr(self.ids, "block", None)
+
+  def process_slice(self, process_index, process_count):
+    """This process's windows: those that start in its shards of a prepared stream, else every P-th."""
+    if not hasattr(self.ids, "process_slice"):
+      return np.arange(process_index, len(self), process_count)
+    starts = self.ids.process_slice(process_index, process_count)
+    starts = starts[starts < len(self)]
+    if not len(starts):
+      raise UserError(f"{self.ids.table.folder}: no window of {self.length} tokens starts in the shards of process "
+                      f"{process_index} of {process_count}; prepare the data again with fewer shards")
+    return starts
 
 
 class Chunks(Windows):

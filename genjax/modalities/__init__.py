@@ -7,6 +7,7 @@ and never branches on which it got.
 
 A modality class provides:
   load_data(config) -> tasks.common.Data     sources, transforms and `meta` saved with the run
+  transforms(config)                          (training, held-out) batch transforms
   check_config(config)                        its `data` keys
   Modality(config, meta)                      then: shape, signal(batch), tokens(batch), mask(batch),
                                               decode_signal(x), decode_tokens(ids), start_ids(prompt, n),
@@ -20,6 +21,16 @@ from genjax.errors import UserError
 
 REGISTRY = {"text": "genjax.modalities.text:Text", "image": "genjax.modalities.image:Image",
             "audio": "genjax.modalities.audio:Audio"}
+
+
+def load_data(config, binary=False):
+  """The task's data: prepared shards where `data.prepared` names a folder, else the modality's own loader.
+  `binary`: models of binary pixels score a binarized held-out split."""
+  cls = get(config.modality)
+  if config.data.get("prepared"):
+    from genjax.data import prepared
+    return prepared.load(config, cls.transforms(config), binary)
+  return cls.load_data(config, binary=binary)
 
 
 def get(name):

@@ -58,9 +58,17 @@ class Audio:
     lengths = b"".join(np.asarray([len(a) for a in src.arrays["audio"]], np.int64).tobytes() for src in (train, test))
     meta = {"rate": d.rate, "length": d.length, "train_clips": len(train), "test_clips": len(test),
             "fingerprint": f"{d.path}:{d.manifest}:{len(train)}:{hashlib.sha256(lengths).hexdigest()[:16]}"}
-    return common.Data(train=train, eval=test, transform=audio.transform(d.length, True, d.normalize),
-                       eval_transform=audio.transform(d.eval_length or d.length, False, d.normalize),
-                       meta=meta, test=test)
+    transform, eval_transform = Audio.transforms(config)
+    return common.Data(train=train, eval=test, transform=transform, eval_transform=eval_transform, meta=meta,
+                       test=test)
+
+  @staticmethod
+  def transforms(config):
+    """(training, held-out) batch transforms: a random crop of data.length samples, a centre crop of
+    data.eval_length, each normalized by its clip's gain."""
+    d = config.data
+    return (audio.transform(d.length, True, d.normalize),
+            audio.transform(d.eval_length or d.length, False, d.normalize))
 
   def __init__(self, config, meta):
     self.config, self.rate = config, meta["rate"]

@@ -30,10 +30,16 @@ class Image:
     """Train and test images; for models of binary pixels the held-out split is binarized once (seed 0)."""
     train, test = images.load(config.data)
     shape = tuple(config.data.shape)
-    meta = {"shape": list(shape), "train_images": len(train), "test_images": len(test),
+    meta = {"shape": list(shape), "train_images": len(train), "test_images": len(test), "binarized_eval": binary,
             "fingerprint": f"{config.data.source}:{config.data.path or config.data.tfds_name}:{len(train)}"}
+    transform, eval_transform = Image.transforms(config)
     return common.Data(train=train, eval=images.fixed_binarization(test) if binary else test,
-                       transform=image.transform(shape), eval_transform=image.transform(shape), meta=meta, test=test)
+                       transform=transform, eval_transform=eval_transform, meta=meta, test=test)
+
+  @staticmethod
+  def transforms(config):
+    """(training, held-out) batch transforms: uint8 -> [0, 1], the shape checked."""
+    return image.transform(config.data.shape), image.transform(config.data.shape)
 
   def __init__(self, config, meta):
     self.config, self.shape = config, tuple(meta["shape"])

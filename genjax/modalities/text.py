@@ -64,7 +64,6 @@ class Text:
     vocab = text.Vocab.build(train + "\n", val)
     meta = {"vocab": vocab.chars, "train_chars": len(train), "val_chars": len(val),
             "fingerprint": hashlib.sha256(train.encode("utf-8")).hexdigest()}
-    identity = lambda batch, rng=None: batch  # noqa: E731  (units are token arrays already)
     if d.unit == "line":
       lines = {name: text.lines(split, d.seq_len, d.long_lines, name, log) for name, split in
                (("train", train), ("validation", val))}
@@ -75,8 +74,15 @@ class Text:
       seq = d.seq_len + 1
       train_src, eval_src = text.Windows(vocab.encode(train), seq), text.Chunks(vocab.encode(val), seq)
       corpus = Corpus(train, val)
-    return common.Data(train=train_src, eval=eval_src, transform=identity, eval_transform=identity, meta=meta,
-                       test=corpus)
+    transform, eval_transform = Text.transforms(config)
+    return common.Data(train=train_src, eval=eval_src, transform=transform, eval_transform=eval_transform,
+                       meta=meta, test=corpus)
+
+  @staticmethod
+  def transforms(config):
+    """(training, held-out) batch transforms: none, units are token arrays already."""
+    del config
+    return _identity, _identity
 
   def __init__(self, config, meta):
     self.config, self.vocab = config, text.Vocab(meta["vocab"])
@@ -153,6 +159,11 @@ class Text:
   @staticmethod
   def write_separate(samples, stem):
     raise UserError("--separate writes one file per sample for images and audio; text samples go in one .txt")
+
+
+def _identity(batch, rng=None):
+  del rng
+  return batch
 
 
 def write_text(path, content):

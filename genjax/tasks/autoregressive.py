@@ -43,7 +43,7 @@ class AutoregressiveTask:
 
   @staticmethod
   def load_data(config):
-    return modalities.get(config.modality).load_data(config, binary=True)
+    return modalities.load_data(config, binary=True)
 
   def __init__(self, config, meta):
     self.config, self.arch = config, config.model.arch

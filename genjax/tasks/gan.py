@@ -77,7 +77,7 @@ class GANTask:
 
   @staticmethod
   def load_data(config):
-    return modalities.get(config.modality).load_data(config)
+    return modalities.load_data(config)
 
   def __init__(self, config, meta):
     self.config, self.gan = config, config.gan

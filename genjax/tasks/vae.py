@@ -177,7 +177,7 @@ class VAETask:
 
   @staticmethod
   def load_data(config):
-    return modalities.get(config.modality).load_data(config, binary=config.likelihood == "bernoulli")
+    return modalities.load_data(config, binary=config.likelihood == "bernoulli")
 
   def __init__(self, config, meta):
     self.config = config

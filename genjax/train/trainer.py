@@ -143,6 +143,10 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
   if saved and saved["data"]["fingerprint"] != data.meta["fingerprint"]:
     raise UserError("the training data changed since this run started (fingerprint differs); restore the "
                     "original data or start a new --workdir")
+  if saved and prepared_digest(saved["data"]) != prepared_digest(data.meta):
+    raise UserError(f"this run trained on prepared data with manifest SHA-256 {prepared_digest(saved['data'])}, "
+                    f"{config.data.prepared or 'the in-memory data'} now has {prepared_digest(data.meta)}; point "
+                    f"--config.data.prepared at the data the run started with, or start a new --workdir")
   if saved and saved.get("pipeline") != pipeline.VERSION:
     raise UserError(f"this run's checkpoints hold a data position of the {saved.get('pipeline', 'per-example')} "
                     f"pipeline, which this genjax ({pipeline.VERSION}) cannot continue exactly; finish the run "
@@ -176,7 +180,7 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
       if step % config.eval_every == 0 or step == config.steps:
         result = run.evaluate(state, data.eval, data.eval_transform, config.eval_batches)
         if config.get("eval_quality_periodic"):  # sample quality against wall-clock, on fewer samples
-          result.update(run.task.quality(state["params"], data, config.eval_quality_periodic, progress.message))
+          result.update(sample_quality(run, state["params"], data, config.eval_quality_periodic, progress.message))
         writer.scalars(step, result, "eval/")
         progress.message(f"eval at step {step}: " + " ".join(f"{k} {v:.4f}" for k, v in result.items()))
       if step % config.sample_every == 0 or step == config.steps:
@@ -194,6 +198,20 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
     writer.close()
     it.close()
   return state
+
+
+def prepared_digest(data_meta):
+  """The SHA-256 of the prepared dataset's manifest a run reads, or None for in-memory data."""
+  return data_meta.get("prepared", {}).get("manifest_sha256")
+
+
+def sample_quality(run, params, data, n=None, log=print):
+  """The task's sample-quality metrics, or {} (saying why) when the data holds no reference examples."""
+  if data.test is None:
+    log("sample quality skipped: it compares samples with the in-memory test split, which prepared data "
+        "(data.prepared) does not hold")
+    return {}
+  return run.task.quality(params, data, n, log)
 
 
 def log_window(run, state, window, step, writer, progress):
@@ -278,8 +296,8 @@ def evaluate(workdir, overrides=None):
   subset = run.config.get("eval_images", 0)  # the first N held-out examples, for costly bounds; 0: all
   source = pipeline.Head(data.eval, subset) if subset else data.eval
   result = {k: float(v) for k, v in run.evaluate(state, source, data.eval_transform).items()}
-  result.update({k: float(v) for k, v in run.task.quality(state["params"], data).items()})
-  if hasattr(run.task, "write_figures") and jax.process_index() == 0:
+  result.update({k: float(v) for k, v in sample_quality(run, state["params"], data).items()})
+  if hasattr(run.task, "write_figures") and data.test is not None and jax.process_index() == 0:
     run.task.write_figures(state["params"], data, os.path.join(workdir, "samples", f"step_{step}"))
   result["step"] = step
   path = os.path.join(workdir, f"eval_step_{step}.json")
@@ -288,6 +306,18 @@ def evaluate(workdir, overrides=None):
       json.dump(result, f, indent=1)
     os.replace(path + ".tmp", path)
   return result, path
+
+
+def prepare(config, out, shards=0, log=print):
+  """`config`'s data (as its task loads it) written as a prepared dataset in `out`; returns the folder."""
+  from genjax.data import prepared
+  if config.data.get("prepared"):
+    raise UserError("data.prepared is set: prepare reads the config's own data; drop --config.data.prepared")
+  task_cls = tasks.get(config.task)
+  genjax_config.check(config)
+  task_cls.check_config(config)
+  data = task_cls.load_data(config)
+  return prepared.write(data, out, config.data.to_dict(), config.modality, shards, config.seed, log)
 
 
 def info(workdir):

@@ -168,3 +168,26 @@ def test_a_config_file_that_raises_is_one_line_naming_file_and_line(tmp_path, ca
     genjax("--debug", *args)
   assert isinstance(raised.value.__cause__, NameError)
   assert not (tmp_path / "w").exists()
+
+
+def test_a_run_trains_from_prepared_shards_and_refuses_other_prepared_data(tmp_path, shared_data, capsys):
+  from genjax.train import checkpoint
+  config, data, workdir = "configs/vae_digits.py:smoke", str(tmp_path / "digits"), str(tmp_path / "run")
+  assert genjax("prepare", "--config", config, "--out", data, "--shards", "2") == 0
+  assert sorted(os.listdir(data))[-2:] == ["train-00000-of-00002.array_record", "train-00001-of-00002.array_record"]
+  progress = io.StringIO()
+  assert cli.main(["train", "--config", config, "--workdir", workdir, f"--config.data.prepared={data}"], progress) == 0
+  assert "sample quality skipped: it compares samples with the in-memory test split" in progress.getvalue()
+  ckpts = checkpoint.Checkpoints(workdir, create=False)
+  _, meta = ckpts.newest_meta()
+  ckpts.close()
+  assert meta["data"]["prepared"]["manifest_sha256"] == hashlib.sha256(pathlib.Path(data, "manifest.json").read_bytes()).hexdigest()
+  for shard in pathlib.Path(data).iterdir():
+    shard.unlink()
+  assert genjax("prepare", "--config", config, "--out", data, "--shards", "1") == 0  # the same data, re-cut
+  capsys.readouterr()
+  before = tree_digest(workdir)
+  assert genjax("train", "--config", config, "--workdir", workdir, f"--config.data.prepared={data}",
+                "--config.steps=30") == 2
+  assert "this run trained on prepared data with manifest SHA-256" in capsys.readouterr().err
+  assert tree_digest(workdir) == before
