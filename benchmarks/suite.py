@@ -7,8 +7,8 @@
 
 Each model is the real task's jitted train_step on one device: first on synthetic inputs of the canonical
 shape (data loading excluded), then fed by genjax's grain pipeline from the real dataset (included: the
-batch is read, transformed, batched and put on the device inside the timed step). Step time is the median of
-`--steps` timed steps after two warm-up steps, each blocked on; also compile time, parameters, FLOPs per
+batch is read, transformed, batched and put on the device inside the timed step), the two taking turns step
+by step. Step time is the median of `--steps` timed steps after two warm-up steps, each blocked on; also compile time, parameters, FLOPs per
 step from XLA's cost analysis, and achieved FLOP/s as a fraction of this machine's float32 matmul peak
 (measured here). Then the data pipeline alone per modality, against the fastest model that consumes it, and
 the samplers: characters/s (char_lstm), audio samples/s and real-time factor (sample_rnn, 8 kHz; RTF is wall
@@ -42,14 +42,21 @@ SAMPLING = {"char_lstm": (32, 1000), "sample_rnn": (16, 8000), "dcgan": (1024, N
 
 def timed(call, steps):
   """Median seconds of `steps` calls of `call()` after two warm-up calls; each call blocked on."""
-  for _ in range(2):
-    jax.block_until_ready(call())
-  times = []
+  return timed_alternating([call], steps)[0]
+
+
+def timed_alternating(calls, steps):
+  """timed() of each of `calls`, taking turns call by call: drift on a shared machine hits them alike."""
+  for call in calls:
+    for _ in range(2):
+      jax.block_until_ready(call())
+  times = [[] for _ in calls]
   for _ in range(steps):
-    t0 = time.perf_counter()
-    jax.block_until_ready(call())
-    times.append(time.perf_counter() - t0)
-  return statistics.median(times)
+    for call, spent in zip(calls, times):
+      t0 = time.perf_counter()
+      jax.block_until_ready(call())
+      spent.append(time.perf_counter() - t0)
+  return [statistics.median(spent) for spent in times]
 
 
 def matmul_peak(n=2048, steps=10):
@@ -90,15 +97,17 @@ def bench_model(name, steps, peak, real_data):
   def step(batch):
     holder[0], metrics = compiled(holder[0], batch)
     return metrics
-  seconds = timed(lambda: step(batch), steps)
-  row = {"model": name, "examples_per_s": config.batch_size / seconds, "step_ms_median": 1e3 * seconds,
-         "compile_s": compile_s, "params": int(params), "flops_per_step": flops,
-         "flop_fraction_of_peak": flops / seconds / peak, "batch": config.batch_size}
+  calls = [lambda: step(batch)]
   if real_data:
     stream = feeds.batches(name, config, task)
     fetch = lambda: jax.device_put({k: v for k, v in next(stream).items() if k in batch})  # noqa: E731 (no labels)
-    seconds = timed(lambda: step(fetch()), steps)
-    row.update(examples_per_s_with_data=config.batch_size / seconds, step_ms_median_with_data=1e3 * seconds)
+    calls.append(lambda: step(fetch()))
+  seconds, *with_data = timed_alternating(calls, steps)  # synthetic and fed steps take turns
+  row = {"model": name, "examples_per_s": config.batch_size / seconds, "step_ms_median": 1e3 * seconds,
+         "compile_s": compile_s, "params": int(params), "flops_per_step": flops,
+         "flop_fraction_of_peak": flops / seconds / peak, "batch": config.batch_size}
+  for fed in with_data:
+    row.update(examples_per_s_with_data=config.batch_size / fed, step_ms_median_with_data=1e3 * fed)
   if name in SAMPLING:
     row.update(sampling_speed(name, task, holder[0]["params"]))
   return row

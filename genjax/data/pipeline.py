@@ -77,7 +77,7 @@ class Stream:
     ends = np.cumsum(lengths)
     positions = np.arange(ends[-1]) + np.repeat(starts[picked] - (ends - lengths), lengths)
     groups = np.repeat(np.arange(len(blocks)) // self.WINDOW, lengths)
-    return positions[np.lexsort((rng.random(len(positions)), groups))]
+    return positions[np.argsort(groups + rng.random(len(positions)))]  # shuffled within each group
 
   def indices(self, k):
     """Source indices of batch k: stream positions [k*B, (k+1)*B) through the epochs they fall in."""
