@@ -152,24 +152,29 @@ def encode(block, specs):
   return b"".join(parts)
 
 
-def decode(record, rows, specs):
+def layout(specs):
+  """The manifest's column specs parsed once, for `decode`: (key, stored dtype, dtype, row shape, values a row,
+  ragged) per column (parsing them per record cost more than reading the record's bytes)."""
+  return [(key, np.dtype(s["stored"]), np.dtype(s["dtype"]), tuple(s["shape"]), int(np.prod(s["shape"])),
+           s["ragged"]) for key, s in specs.items()]
+
+
+def decode(record, rows, columns):
   """One record's bytes -> dict of arrays of its `rows` examples, views of the bytes in the stored dtype
-  (ragged columns: object arrays of clips)."""
-  out, at, buf = {}, 0, memoryview(record)
-  for key, spec in specs.items():
-    stored, dtype = np.dtype(spec["stored"]), np.dtype(spec["dtype"])
-    if spec["ragged"]:
-      lengths = np.frombuffer(buf, np.int64, rows, at)
+  (ragged columns: object arrays of clips); `columns` is `layout(specs)`."""
+  out, at = {}, 0
+  for key, stored, dtype, shape, size, ragged in columns:
+    if ragged:
+      lengths = np.frombuffer(record, np.int64, rows, at)
       at += 8 * rows
-      values = np.frombuffer(buf, stored, int(lengths.sum()), at).astype(dtype, copy=False)
+      values = np.frombuffer(record, stored, int(lengths.sum()), at).astype(dtype, copy=False)
       at += values.size * stored.itemsize
       clips = np.empty(rows, object)
       clips[:] = np.split(values, np.cumsum(lengths)[:-1])
       out[key] = clips
     else:
-      size = rows * int(np.prod(spec["shape"], dtype=np.int64))
-      out[key] = np.frombuffer(buf, stored, size, at).reshape(rows, *spec["shape"])  # cast when cached
-      at += size * stored.itemsize
+      out[key] = np.frombuffer(record, stored, rows * size, at).reshape(rows, *shape)  # cast when cached
+      at += rows * size * stored.itemsize
   if at != len(record):
     raise ValueError(f"record holds {len(record)} bytes, the manifest's columns {at}")
   return out
@@ -261,6 +266,7 @@ class Table:
     import grain
     self.folder, self.name, self.count, self.block = folder, name, split["count"], split["per_record"]
     self.specs, self.shards, self.overlap = split["columns"], split["shards"], split["overlap"]
+    self._columns = layout(self.specs)
     self.records = grain.sources.ArrayRecordDataSource([os.path.join(folder, s["file"]) for s in self.shards])
     self.stride = self.block + self.overlap  # slot s holds rows [s * stride, (s + 1) * stride)
     self._slab = {k: np.empty((CACHE_BLOCKS * self.stride, *c["shape"]), object if c["ragged"] else c["dtype"])
@@ -309,7 +315,8 @@ class Table:
         self._clock += 1
         if slots.min() >= 0:
           self._used[slots] = self._clock
-          return {k: take(slab, slots * self.stride + offsets) for k, slab in self._slab.items()}
+          rows = slots * self.stride + offsets
+          return {k: take(slab, rows) for k, slab in self._slab.items()}
         self._used[slots[slots >= 0]] = self._clock  # the cached blocks of this batch are not the ones to evict
         missing = np.unique(records[slots < 0]).tolist()
       raw = [self.records[r] for r in missing]
@@ -324,7 +331,7 @@ class Table:
     if self._record[slot] >= 0:
       self._slot[self._record[slot]] = -1
     rows = min(self.stride, self.count - record * self.block)
-    for key, column in decode(raw, rows, self.specs).items():
+    for key, column in decode(raw, rows, self._columns).items():
       self._slab[key][slot * self.stride:slot * self.stride + rows] = column
     self._record[slot], self._slot[record], self._used[slot] = record, slot, self._clock
 
