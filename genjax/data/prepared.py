@@ -287,8 +287,7 @@ class Table:
     indices = np.asarray(indices, np.int64)
     if indices.size and not 0 <= indices.min() <= indices.max() < self.count:
       raise IndexError(f"{self.name}: index outside the {self.count} examples")
-    records = indices // self.block
-    return self._gather(records, indices - records * self.block, lambda slab, rows: slab[rows])
+    return self._gather(*np.divmod(indices, self.block), lambda slab, rows: slab[rows])
 
   def windows(self, starts, length):
     """Rows [start, start + length) for each of `starts` (a token stream's windows): one gather, as every
@@ -296,9 +295,7 @@ class Table:
     starts = np.asarray(starts, np.int64)
     if length - 1 > self.overlap or (starts.size and not 0 <= starts.min() <= starts.max() <= self.count - length):
       raise IndexError(f"{self.name}: windows of {length} outside the {self.count} rows or records")
-    records = starts // self.block
-    return self._gather(records, starts - records * self.block, lambda slab, rows: slab[rows[:, None] +
-                                                                                         np.arange(length)])
+    return self._gather(*np.divmod(starts, self.block), lambda slab, rows: slab[rows[:, None] + np.arange(length)])
 
   def _gather(self, records, offsets, take):
     """take(slab, rows) of every column, rows = where (record, offset) lie in the cache, once the missing
