@@ -6,6 +6,8 @@
   genjax eval --workdir runs/shk
 
   genjax info --workdir runs/shk          # config, latest committed step, digest of params + optimizer state
+  genjax info --config configs/vae_mnist.py:cpu [--mesh '(4, 2)']
+                                          # parameters, bytes per device, one step's FLOPs and memory (XLA's)
   genjax prepare --config configs/conv_vae_mnist.py:cpu --out /data/mnist_prepared [--shards 8]
                                           # the config's data as ArrayRecord shards; train with
                                           # --config.data.prepared=/data/mnist_prepared
@@ -46,8 +48,14 @@ def parse(argv):
   ev = sub.add_parser("eval", help="score the whole held-out split with the latest checkpoint "
                                    "(--config.KEY=VALUE sets evaluation settings, e.g. eval_iw_samples)")
   ev.add_argument("--workdir", required=True)
-  info = sub.add_parser("info", help="config name, latest committed step, SHA-256 of params + optimizer state")
-  info.add_argument("--workdir", required=True)
+  info = sub.add_parser("info", help="--workdir: config name, latest committed step, SHA-256 of params + optimizer "
+                                     "state; --config: the run's size per device and one step's FLOPs and memory, "
+                                     "without training")
+  which = info.add_mutually_exclusive_group(required=True)
+  which.add_argument("--workdir")
+  which.add_argument("--config", help="configs/NAME.py[:variant], then --config.KEY=VALUE overrides")
+  info.add_argument("--mesh", default=None, help="with --config: the mesh shape to size, e.g. '(4, 2)' (more devices "
+                    "than this machine has: set XLA_FLAGS=--xla_force_host_platform_device_count=N)")
   pr = sub.add_parser("prepare", help="write the config's data as sharded ArrayRecord files for "
                                        "--config.data.prepared")
   pr.add_argument("--config", required=True, help="configs/NAME.py[:variant], then --config.KEY=VALUE overrides")
@@ -55,7 +63,7 @@ def parse(argv):
   pr.add_argument("--shards", type=int, default=0, help="shards per split (default: ~64 MB each); a multiple "
                                                          "of the training processes")
   args, rest = parser.parse_known_args(argv)
-  if rest and args.command not in ("train", "eval", "prepare"):
+  if rest and args.command not in ("train", "eval", "prepare") and not (args.command == "info" and args.config):
     parser.error(f"unrecognized arguments: {' '.join(rest)}")
   return args, rest
 
@@ -161,9 +169,14 @@ def dispatch(args, rest, stream):
     print(f"(written to {path})", file=sys.stderr)
   elif args.command == "prepare":
     print(f"prepared in {trainer.prepare(load_config(args.config, rest), args.out, args.shards)}")
-  elif args.command == "info":
+  elif args.command == "info" and args.workdir:
     for key, value in trainer.info(args.workdir).items():
       print(f"{key}: {value}")
+  elif args.command == "info":
+    from genjax.train import sizing
+    mesh = [f"--config.mesh.shape={args.mesh}"] if args.mesh else []
+    for key, value in sizing.size(load_config(args.config, rest + mesh)).items():
+      print(f"{key}: {value:,}" if isinstance(value, (int, float)) else f"{key}: {value}")
   return 0
 
 
