@@ -6,6 +6,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.sharding import PartitionSpec as P
 
 
 class PureModel:
@@ -48,6 +49,13 @@ def apply_gradients(state, grads, tx):
   updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
   params = jax.tree.map(jnp.add, state["params"], updates)
   return dict(state, params=params, opt_state=opt_state, step=state["step"] + 1)
+
+
+def over_batch(x):
+  """`x` [B, ...] split over the 'data' axis like the real batch, where the step is traced under a mesh (the
+  trainer's are): an array a step draws itself (a GAN's latents) is otherwise computed whole on every device."""
+  mesh = jax.sharding.get_abstract_mesh()
+  return x if mesh.empty or "data" not in mesh.axis_names else jax.lax.with_sharding_constraint(x, P("data"))
 
 
 def step_rng(state):

@@ -120,7 +120,7 @@ class GANTask:
     return g_loss(self.gan.loss, model.d(model.g(self._z(rng, n)), rng=jax.random.fold_in(rng, 1)))
 
   def _z(self, rng, n):
-    return jax.random.normal(rng, (n, self.config.model.z))
+    return common.over_batch(jax.random.normal(rng, (n, self.config.model.z)))
 
   def _critic_update(self, d_params, d_opt, stats, params, real, rng):
     (loss, aux), grads = jax.value_and_grad(self._critic_loss, has_aux=True)(d_params, params, stats, real, rng)
@@ -133,7 +133,7 @@ class GANTask:
     rng = common.step_rng(state)
     k = self.gan.n_critic
     signal = self.modality.signal(batch)
-    real = signal.reshape(k, -1, *signal.shape[1:])
+    real = jax.vmap(common.over_batch)(signal.reshape(k, -1, *signal.shape[1:]))  # each critic batch split
     keys = jax.random.split(rng, k + 1)
     params, opt = state["params"], state["opt_state"]
     d_params, d_opt, stats = params["d"], opt["d"], state["stats"]

@@ -59,13 +59,21 @@ class Run:
 
   @functools.cached_property
   def train_step(self):
-    return jax.jit(guard.wrap(self.task.train_step), in_shardings=(self.state_sh, self.batch_sh),
+    return jax.jit(self.under_mesh(guard.wrap(self.task.train_step)), in_shardings=(self.state_sh, self.batch_sh),
                    out_shardings=(self.state_sh, self.replicated), donate_argnums=0)
 
   @functools.cached_property
   def eval_step(self):
-    return jax.jit(self.task.eval_step, in_shardings=(self.state_sh, self.batch_sh),
+    return jax.jit(self.under_mesh(self.task.eval_step), in_shardings=(self.state_sh, self.batch_sh),
                    out_shardings=self.replicated)
+
+  def under_mesh(self, fn):
+    """`fn` traced with this run's mesh as the context mesh, so a task can split arrays it makes itself
+    (tasks.common.over_batch)."""
+    def traced(*args):
+      with jax.sharding.use_abstract_mesh(self.mesh.abstract_mesh):
+        return fn(*args)
+    return traced
 
   def evaluate(self, state, source, transform, max_batches=None):
     """Sums of the task's eval metrics over the held-out split (or its first `max_batches` batches)."""

@@ -45,3 +45,10 @@ def test_info_prints_the_size_under_another_mesh(capsys):
 def test_a_mesh_of_more_devices_names_the_flag_that_fakes_them():
   with pytest.raises(UserError, match=r"needs 16 devices.*has 8.*xla_force_host_platform_device_count=16"):
     sizing.size(load_config(SMOKE, ["--config.mesh.shape=(4, 4)"]))
+
+
+def test_a_gan_splits_its_own_latents_over_data():
+  """Its fakes come from latents the step draws itself: unsplit, every device generated the whole batch."""
+  over_data, one_each = (sizing.size(load_config("configs/gan_mnist.py:smoke", [f"--config.mesh.shape={m}"]))
+                         for m in ("(8, 1)", "(1, 8)"))  # (1, 8): the whole batch on every device
+  assert over_data["step_flops_per_device"] < 0.2 * one_each["step_flops_per_device"]  # 1/8 and the update
