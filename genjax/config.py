@@ -36,6 +36,7 @@ def base():
                  weight_decay=0.0, clip_norm=1.0)
   c.mesh = dict(shape=(-1, 1))  # ('data', 'model'); -1 takes the remaining devices
   c.rules = DEFAULT_RULES
+  c.fsdp = False              # also split parameters and optimizer state over 'data' (train/sharding.py)
   c.log_every = 100
   c.eval_every = 1000
   c.eval_batches = 50         # periodic eval; `genjax eval` always uses the whole held-out split
@@ -63,6 +64,7 @@ def check(c):
   require(policy in ("halt", "skip"), f"nonfinite.policy={policy!r} must be 'halt' or 'skip'")
   require(c.nonfinite.patience >= 1, f"nonfinite.patience={c.nonfinite.patience} must be at least 1")
   require(len(c.mesh.shape) == 2, f"mesh.shape={c.mesh.shape} must be (data, model), e.g. (-1, 1)")
+  require(isinstance(c.fsdp, bool), f"fsdp={c.fsdp!r} must be True or False")
 
 
 def lock(c):

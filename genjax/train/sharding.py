@@ -1,5 +1,12 @@
-"""Mesh and shardings: parameter paths -> logical axes (the model's PARAM_AXES) -> mesh axes (config rules)."""
+"""Mesh and shardings: parameter paths -> logical axes (the model's PARAM_AXES) -> mesh axes (config rules).
 
+Two ways to split parameters, combinable: tensor parallel, where the rules send a logical axis ('hidden') to
+'model'; and FSDP (`fsdp=True`), where each large parameter's largest axis that is still whole and divides
+evenly is split over 'data' as well, so parameters and optimizer state cost 1/data of their bytes a device
+and XLA gathers each one where the step uses it. FSDP needs no PARAM_AXES, so it works for every model.
+"""
+
+import math
 import re
 
 import jax
@@ -10,6 +17,7 @@ from genjax.errors import UserError
 from genjax.train import optim
 
 AXES = ("data", "model")
+FSDP_MIN_SIZE = 1024  # parameters of fewer elements stay replicated: gathering them costs more than they save
 
 
 def make_mesh(shape, devices=None):
@@ -59,9 +67,21 @@ def to_mesh(axes, rules, mesh):
   return jax.tree.map(spec, axes, is_leaf=lambda x: isinstance(x, tuple))
 
 
-def state_shardings(abstract_state, tx, param_axes, rules, mesh):
+def over_data(shape, sharding):
+  """`sharding` with the parameter's largest unsplit axis divisible by the 'data' size split over 'data'."""
+  n, spec = sharding.mesh.shape["data"], list(sharding.spec) + [None] * (len(shape) - len(sharding.spec))
+  free = [i for i, axis in enumerate(spec) if axis is None and shape[i] % n == 0]
+  if n == 1 or math.prod(shape) < FSDP_MIN_SIZE or not free:
+    return sharding
+  spec[max(free, key=lambda i: shape[i])] = "data"
+  return NamedSharding(sharding.mesh, P(*spec))
+
+
+def state_shardings(abstract_state, tx, param_axes, rules, mesh, fsdp=False):
   """Shardings of a train state {params, opt_state, ...}: optimizer moments follow their parameters."""
   params_sh = to_mesh(logical_axes(abstract_state["params"], param_axes), rules, mesh)
+  if fsdp:
+    params_sh = jax.tree.map(lambda x, sh: over_data(x.shape, sh), abstract_state["params"], params_sh)
   replicated = NamedSharding(mesh, P())
   out = jax.tree.map(lambda _: replicated, abstract_state)
   out["params"] = params_sh

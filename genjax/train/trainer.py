@@ -23,7 +23,7 @@ from genjax.train import workdir as workdirs
 
 # Keys that may change between a run and its resumption; any other difference means another experiment.
 RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_every", "ckpt_every", "keep_ckpts",
-                  "data_threads", "sample", "mesh", "rules", "nonfinite", "eval_quality_periodic"}
+                  "data_threads", "sample", "mesh", "rules", "fsdp", "nonfinite", "eval_quality_periodic"}
 
 
 # Keys `genjax eval` may set on a trained run: they change how it is scored, not what was trained.
@@ -39,7 +39,7 @@ class Run:
     self.mesh = sharding.make_mesh(config.mesh.shape)
     self.shapes = jax.eval_shape(self.init, jax.random.PRNGKey(0))
     self.state_sh = sharding.state_shardings(self.shapes, self.task.tx, self.task.PARAM_AXES, config.rules,
-                                             self.mesh)
+                                             self.mesh, config.get("fsdp", False))
     self.batch_sh = pipeline.batch_sharding(self.mesh)
     self.replicated = NamedSharding(self.mesh, P())
     # XLA CPU's in-process collectives can deadlock with several multi-device programs in flight (seen with 8
