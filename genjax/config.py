@@ -37,6 +37,7 @@ def base():
   c.mesh = dict(shape=(-1, 1))  # ('data', 'model'); -1 takes the remaining devices
   c.rules = DEFAULT_RULES
   c.fsdp = False              # also split parameters and optimizer state over 'data' (train/sharding.py)
+  c.grad_accum = 1            # micro-batches per step, summed in one scan: memory of batch_size / grad_accum
   c.log_every = 100
   c.eval_every = 1000
   c.eval_batches = 50         # periodic eval; `genjax eval` always uses the whole held-out split
@@ -65,6 +66,8 @@ def check(c):
   require(c.nonfinite.patience >= 1, f"nonfinite.patience={c.nonfinite.patience} must be at least 1")
   require(len(c.mesh.shape) == 2, f"mesh.shape={c.mesh.shape} must be (data, model), e.g. (-1, 1)")
   require(isinstance(c.fsdp, bool), f"fsdp={c.fsdp!r} must be True or False")
+  require(isinstance(c.grad_accum, int) and c.grad_accum >= 1 and c.batch_size % c.grad_accum == 0,
+          f"grad_accum={c.grad_accum!r} must be a positive integer dividing batch_size={c.batch_size}")
 
 
 def lock(c):

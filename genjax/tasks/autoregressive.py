@@ -65,31 +65,44 @@ class AutoregressiveTask:
     init_rng, state_rng = jax.random.split(rng)
     return common.new_state(self.model.init(init_rng), self.tx, state_rng)
 
-  def _nll(self, params, batch, rng=None):
-    """(per-unit NLL in nats [B, U], computed in float32; mask [B, U] of real units). `rng` marks training:
-    dropout, and a fresh binarization of binary pixels."""
-    model = self.model.bind(params)
+  def _inputs(self, batch, rng=None):
+    """(model input, weights [B, U] of the units it predicts: 0 at padding). `rng` marks training: a fresh
+    binarization of binary pixels."""
     if self.arch == "pixel_rnn":
       x = self.modality.binary(batch, rng)
-      nll = optax.sigmoid_binary_cross_entropy(model(x), x).reshape(x.shape[0], -1)
-      return nll, jnp.ones_like(nll)
+      return x, jnp.ones((x.shape[0], math.prod(x.shape[1:])))
     tokens, mask = self.modality.tokens(batch), self.modality.mask(batch)
-    logits, _ = model(tokens[:, :-1], dropout_rng=rng)
-    nll = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), tokens[:, 1:])
-    return nll, (jnp.ones_like(nll) if mask is None else mask[:, 1:].astype(jnp.float32))
+    return tokens, (jnp.ones(tokens[:, 1:].shape) if mask is None else mask[:, 1:].astype(jnp.float32))
+
+  def _nll(self, params, x, rng=None):
+    """Per-unit NLL in nats [B, U], computed in float32; `rng` marks training (dropout)."""
+    model = self.model.bind(params)
+    if self.arch == "pixel_rnn":
+      return optax.sigmoid_binary_cross_entropy(model(x), x).reshape(x.shape[0], -1)
+    logits, _ = model(x[:, :-1], dropout_rng=rng)
+    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), x[:, 1:])
 
   def train_step(self, state, batch):
-    def loss_fn(params):
-      nll, mask = self._nll(params, batch, common.step_rng(state))
-      return (nll * mask).sum() / jnp.maximum(mask.sum(), 1.0)
-    loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+    """One update on the mean NLL over the batch's real units, summed over `grad_accum` micro-batches (each
+    draws its own dropout masks; the rest is the whole batch's gradient)."""
+    rng = common.step_rng(state)
+    inputs = self._inputs(batch, rng)
+    units = jnp.maximum(inputs[1].sum(), 1.0)
+
+    def loss_fn(params, micro):
+      x, weights = micro
+      return (self._nll(params, x, rng) * weights).sum() / units
+
+    grad = jax.value_and_grad(loss_fn)
+    (loss, grads), _ = common.accumulate(lambda micro: (grad(state["params"], micro), None), inputs,
+                                         self.config.get("grad_accum", 1))
     state = common.apply_gradients(state, grads, self.tx)
     return state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
 
   def eval_step(self, state, batch):
     """Sums over real examples (`weight`) of the NLL over real units, and the counts of both."""
-    nll, mask = self._nll(state["params"], batch)
-    w = batch["weight"]
+    x, mask = self._inputs(batch)
+    nll, w = self._nll(state["params"], x), batch["weight"]
     return {"nll": ((nll * mask).sum(-1) * w).sum(), "units": (mask.sum(-1) * w).sum(), "examples": w.sum()}
 
   def summarize(self, totals):

@@ -58,6 +58,29 @@ def over_batch(x):
   return x if mesh.empty or "data" not in mesh.axis_names else jax.lax.with_sharding_constraint(x, P("data"))
 
 
+def micro_batches(tree, k):
+  """Each [B, ...] leaf of `tree` as [k, B/k, ...], micro-batch i holding examples i, i+k, i+2k, ...: a
+  strided split keeps every device's share of the batch on that device (a contiguous one would put each
+  micro-batch on a few devices and move it)."""
+  return jax.tree.map(lambda x: jax.vmap(over_batch)(jnp.swapaxes(x.reshape(-1, k, *x.shape[1:]), 0, 1)), tree)
+
+
+def accumulate(fn, inputs, k):
+  """Sums of fn(micro) over the k micro-batches of `inputs`, and the last micro-batch's `keep`, where fn
+  returns (sums, keep): one lax.scan, so memory does not grow with k. A loss written as a sum over examples
+  divided by the whole batch's count then sums to the whole batch's loss and gradient (`grad_accum`)."""
+  if k == 1:
+    return fn(inputs)
+  micro = micro_batches(inputs, k)
+  zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                       jax.eval_shape(fn, jax.tree.map(lambda x: x[0], micro)))
+
+  def step(carry, batch):
+    sums, keep = fn(batch)
+    return (jax.tree.map(jnp.add, carry[0], sums), keep), None
+  return jax.lax.scan(step, zeros, micro)[0]
+
+
 def step_rng(state):
   """A fresh key per step derived from (seed key, step): resume reproduces it without storing a stream."""
   return jax.random.fold_in(state["rng"], state["step"])

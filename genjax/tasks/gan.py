@@ -26,10 +26,10 @@ ARCH = {"image": "dcgan", "audio": "wavegan", "text": "text_gan"}  # the generat
 
 
 def gradient_penalty(critic, x):
-  """mean over the batch of (||d critic(x_i) / d x_i|| - 1)^2 (Gulrajani et al. 2017)."""
+  """(||d critic(x_i) / d x_i|| - 1)^2 per example, [B] (Gulrajani et al. 2017)."""
   grads = jax.grad(lambda x: critic(x).sum())(x)
   norms = jnp.sqrt(jnp.sum(grads.reshape(x.shape[0], -1) ** 2, axis=1) + 1e-12)
-  return jnp.mean((norms - 1.0) ** 2)
+  return (norms - 1.0) ** 2
 
 
 def d_loss(kind, d_real, d_fake):
@@ -42,7 +42,8 @@ def d_loss(kind, d_real, d_fake):
 
 
 def g_loss(kind, d_fake):
-  return jax.nn.softplus(-d_fake).mean() if kind == "non_saturating" else -d_fake.mean()
+  """Per critic output on a fake, [B]."""
+  return jax.nn.softplus(-d_fake) if kind == "non_saturating" else -d_fake
 
 
 def make_model(shape, m, loss, rngs):
@@ -65,9 +66,10 @@ class GANTask:
     require(m.z >= 1, f"model.z={m.z} must be at least 1")
     require(m.arch in ARCH.values(), f"model.arch={m.arch!r} must be one of {sorted(ARCH.values())}")
     require(g.loss in LOSSES, f"gan.loss={g.loss!r} must be one of {LOSSES}")
-    require(g.n_critic >= 1 and config.batch_size % g.n_critic == 0,
-            f"gan.n_critic={g.n_critic} must be at least 1 and divide batch_size={config.batch_size} (each "
-            f"critic update takes its slice of the batch)")
+    k = config.get("grad_accum", 1)
+    require(g.n_critic >= 1 and config.batch_size % (g.n_critic * k) == 0,
+            f"gan.n_critic={g.n_critic} times grad_accum={k} must divide batch_size={config.batch_size} (each "
+            f"critic update takes its slice of the batch, in grad_accum micro-batches)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
     arch = ARCH.get(config.modality)
     require(config.modality != "text" or config.data.unit == "line", "the text GAN generates whole lines: set "
@@ -80,7 +82,7 @@ class GANTask:
     return modalities.load_data(config)
 
   def __init__(self, config, meta):
-    self.config, self.gan = config, config.gan
+    self.config, self.gan, self.accum = config, config.gan, config.get("grad_accum", 1)
     self.modality = modalities.get(config.modality)(config, meta)
     self.shape = self.modality.shape
     m = config.model
@@ -99,48 +101,63 @@ class GANTask:
   def _bind(self, params, stats=None, ema=False):
     return self.model.bind({"g": params["g_ema" if ema else "g"], "d": params["d"]}, stats)
 
-  def _critic_loss(self, d_params, params, stats, real, rng):
-    z_rng, mix_rng = jax.random.split(rng)
+  def _critic_loss(self, d_params, params, stats, n, micro, rng):
+    """The critic's loss on (real, latents, GP mixing weights) as a sum over them divided by the critic
+    batch's size `n`, and the sums of its parts."""
+    real, z, t = micro
     model = self._bind(dict(params, d=d_params), stats)
-    fake = lax.stop_gradient(model.g(self._z(z_rng, real.shape[0])))
-    shuffle = jax.random.split(jax.random.fold_in(mix_rng, 1), 3)  # WaveGAN's phase shifts, per critic call
+    fake = lax.stop_gradient(model.g(z))
+    shuffle = jax.random.split(jax.random.fold_in(rng, 1), 3)  # WaveGAN's phase shifts, per critic call
     d_real = model.d(real, update_stats=True, rng=shuffle[0])  # the one call that advances spectral norm
     d_fake = model.d(fake, rng=shuffle[1])
-    loss = d_loss(self.gan.loss, d_real, d_fake).mean()
+    loss = d_loss(self.gan.loss, d_real, d_fake).sum() / n
     gp = jnp.zeros(())
     if self.gan.loss == "wgan_gp":
-      t = jax.random.uniform(mix_rng, (real.shape[0],) + (1,) * (real.ndim - 1))
-      gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2]), t * real + (1 - t) * fake)
+      t = t.reshape((-1,) + (1,) * (real.ndim - 1))
+      gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2]), t * real + (1 - t) * fake).sum() / n
       loss = loss + self.gan.gp_weight * gp
-    return loss, {"d_real": d_real.mean(), "d_fake": d_fake.mean(), "gp": gp,
-                  "stats": self.model.stats(model)}
+    return loss, ({"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}, self.model.stats(model))
 
-  def _generator_loss(self, g_params, params, stats, n, rng):
+  def _generator_loss(self, g_params, params, stats, n, z, rng):
     model = self._bind(dict(params, g=g_params), stats)
-    return g_loss(self.gan.loss, model.d(model.g(self._z(rng, n)), rng=jax.random.fold_in(rng, 1)))
+    return g_loss(self.gan.loss, model.d(model.g(z), rng=jax.random.fold_in(rng, 1))).sum() / n
 
   def _z(self, rng, n):
     return common.over_batch(jax.random.normal(rng, (n, self.config.model.z)))
 
   def _critic_update(self, d_params, d_opt, stats, params, real, rng):
-    (loss, aux), grads = jax.value_and_grad(self._critic_loss, has_aux=True)(d_params, params, stats, real, rng)
+    n, z_rng, mix_rng = real.shape[0], *jax.random.split(rng)
+    grad = jax.value_and_grad(self._critic_loss, has_aux=True)
+
+    def micro_grad(micro):  # spectral norm's vectors do not depend on the data: keep the last micro-batch's
+      (loss, (parts, new_stats)), grads = grad(d_params, params, stats, n, micro, mix_rng)
+      return (loss, parts, grads), new_stats
+    inputs = (real, self._z(z_rng, n), jax.random.uniform(mix_rng, (n,)))
+    (loss, parts, grads), stats = common.accumulate(micro_grad, inputs, self.accum)
     d_params, d_opt = self.tx.apply("d", d_params, grads, d_opt)
-    metrics = {"d_loss": loss, "d_real": aux["d_real"], "d_fake": aux["d_fake"], "gp": aux["gp"],
-               "d_grad_norm": optax.tree.norm(grads)}
-    return d_params, d_opt, aux["stats"], metrics
+    return d_params, d_opt, stats, dict(parts, d_loss=loss, d_grad_norm=optax.tree.norm(grads))
+
+  def _generator_grads(self, params, stats, n, rng):
+    grad = jax.value_and_grad(self._generator_loss)
+    return common.accumulate(lambda z: (grad(params["g"], params, stats, n, z, rng), None), self._z(rng, n),
+                             self.accum)[0]
 
   def train_step(self, state, batch):
+    """n_critic critic updates, each on its strided slice of the batch, then one generator update on as many
+    latents as one slice holds. With grad_accum=k each of these gradients is the sum over k micro-batches of
+    its slice (and of its latents): the critic, which normalizes nothing over the batch, gets the whole
+    slice's gradient; DCGAN's generator normalizes by the statistics of each micro-batch rather than the
+    slice's, and WaveGAN's phase shifts are drawn per micro-batch."""
     rng = common.step_rng(state)
     k = self.gan.n_critic
-    signal = self.modality.signal(batch)
-    real = jax.vmap(common.over_batch)(signal.reshape(k, -1, *signal.shape[1:]))  # each critic batch split
+    real = common.micro_batches(self.modality.signal(batch), k)
     keys = jax.random.split(rng, k + 1)
     params, opt = state["params"], state["opt_state"]
     d_params, d_opt, stats = params["d"], opt["d"], state["stats"]
     for i in range(k):  # unrolled: inside a lax.scan, XLA CPU runs these convolutions ~7x slower
       d_params, d_opt, stats, metrics = self._critic_update(d_params, d_opt, stats, params, real[i], keys[i])
     params = dict(params, d=d_params)
-    g_value, g_grads = jax.value_and_grad(self._generator_loss)(params["g"], params, stats, real.shape[1], keys[k])
+    g_value, g_grads = self._generator_grads(params, stats, real.shape[1], keys[k])
     g_params, g_opt = self.tx.apply("g", params["g"], g_grads, opt["g"])
     # EMA with a warm-up (decay grows from 0.1 towards gan.ema), so early samples are not frozen at init.
     decay = jnp.minimum(self.gan.ema, (1.0 + state["step"]) / (10.0 + state["step"]))

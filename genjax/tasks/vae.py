@@ -174,6 +174,8 @@ class VAETask:
             f"{LIKELIHOODS[m.arch]} for model.arch={m.arch!r}")
     require(config.kl_schedule in SCHEDULES, f"kl_schedule={config.kl_schedule!r} must be one of {SCHEDULES}")
     require(config.free_bits >= 0, f"free_bits={config.free_bits} must be 0 (off) or positive nats per dimension")
+    require(not (config.free_bits and config.get("grad_accum", 1) > 1), f"free_bits={config.free_bits} floors "
+            "the whole batch's mean KL per dimension, which micro-batches cannot sum: set grad_accum=1 or free_bits=0")
 
   @staticmethod
   def load_data(config):
@@ -194,12 +196,16 @@ class VAETask:
     init_rng, state_rng = jax.random.split(rng)
     return common.new_state(self.model.init(init_rng), self.tx, state_rng)
 
-  def _terms(self, params, x, rng, k, train_rng=None):
-    """log p(x|z), log p(z), log q(z|x) for k posterior samples per example: each [k, B]; and the analytic KL
-    per latent dimension [B, D]. `train_rng` marks training (the decoder's character dropout)."""
+  def _noise(self, rng, k, x):
+    """The reparameterization's eps [k, B, D], drawn for the whole batch (micro-batches slice it)."""
+    return jax.random.normal(rng, (k, jax.tree.leaves(x)[0].shape[0], self.config.model.latent))
+
+  def _terms(self, params, x, eps, train_rng=None):
+    """log p(x|z), log p(z), log q(z|x) for the posterior samples z = mean + std * eps (eps [k, B, D]): each
+    [k, B]; and the analytic KL per latent dimension [B, D]. `train_rng` marks training (the decoder's
+    character dropout)."""
     model = self.model.bind(params)
     mean, log_var = model.encode(x)
-    eps = jax.random.normal(rng, (k, *mean.shape))
     z = mean + jnp.exp(0.5 * log_var) * eps
     log_px = self.head.log_px(model, z, x, train_rng)
     log_pz = -0.5 * (z ** 2 + LOG_2PI).sum(-1)
@@ -208,21 +214,28 @@ class VAETask:
     return log_px, log_pz, log_qz, kl
 
   def train_step(self, state, batch):
+    """One update on the batch's negative ELBO (KL weighted by warm-up, free bits), summed over `grad_accum`
+    micro-batches: the same gradient as the whole batch, except that the sentence VAE's character dropout
+    draws its masks per micro-batch."""
     rng = common.step_rng(state)
     in_rng, z_rng = jax.random.split(rng)
     drop_rng = jax.random.fold_in(rng, 2)
     x = self.head.inputs(batch, in_rng)
+    inputs, n = (x, self._noise(z_rng, 1, x)[0]), jax.tree.leaves(x)[0].shape[0]
     beta = kl_weight(state["step"], self.config.kl_warmup_steps, self.config.kl_schedule)
     free = self.config.free_bits
 
-    def loss_fn(params):
-      log_px, _, _, kl = self._terms(params, x, z_rng, 1, drop_rng)
-      kl_seq = kl.sum(-1).mean()
-      # Free bits (Kingma et al. 2016): each dimension's batch-mean KL is not pushed below `free` nats.
-      kl_term = jnp.maximum(free, kl.mean(0)).sum() if free else kl_seq
-      return -log_px[0].mean() + beta * kl_term, (-log_px[0].mean(), kl_seq)
+    def loss_fn(params, micro):
+      log_px, _, _, kl = self._terms(params, micro[0], micro[1][None], drop_rng)
+      rec, kl_seq = -log_px[0].sum() / n, kl.sum() / n
+      # Free bits (Kingma et al. 2016): each dimension's batch-mean KL is not pushed below `free` nats (a
+      # whole-batch term: check_config refuses it with grad_accum > 1).
+      kl_term = jnp.maximum(free, kl.sum(0) / n).sum() if free else kl_seq
+      return rec + beta * kl_term, (rec, kl_seq)
 
-    (loss, (rec, kl)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+    grad = jax.value_and_grad(loss_fn, has_aux=True)
+    ((loss, (rec, kl)), grads), _ = common.accumulate(lambda micro: (grad(state["params"], micro), None), inputs,
+                                                      self.config.get("grad_accum", 1))
     state = common.apply_gradients(state, grads, self.tx)
     return state, {"loss": loss, "reconstruction": rec, "kl": kl, "kl_weight": beta,
                    "grad_norm": optax.tree.norm(grads)}
@@ -232,7 +245,7 @@ class VAETask:
     of the units (pixels, characters) they cover."""
     x, w, k = self.head.inputs(batch), batch["weight"], self.config.eval_iw_samples
     rng = jax.random.PRNGKey(0)  # the same posterior samples at every evaluation: comparable numbers
-    log_px, _, _, kl = self._terms(state["params"], x, rng, 1)
+    log_px, _, _, kl = self._terms(state["params"], x, self._noise(rng, 1, x))
     kl = kl.sum(-1)
     log_w = self._iw_log_weights(state["params"], x, rng, k)
     nll = math.log(k) - jax.nn.logsumexp(log_w, axis=0)
@@ -244,7 +257,7 @@ class VAETask:
     chunk = min(IW_CHUNK, k)
 
     def weights(key):
-      log_px, log_pz, log_qz, _ = self._terms(params, x, key, chunk)
+      log_px, log_pz, log_qz, _ = self._terms(params, x, self._noise(key, chunk, x))
       return log_px + log_pz - log_qz
     return jax.lax.map(weights, jax.random.split(rng, k // chunk)).reshape(k, -1)
 

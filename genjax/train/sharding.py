@@ -34,11 +34,12 @@ def make_mesh(shape, devices=None):
   return jax.make_mesh((data, model), AXES, axis_types=(AxisType.Auto,) * 2, devices=devices)
 
 
-def check_batch(batch_size, mesh):
-  n = mesh.shape["data"]
+def check_batch(batch_size, mesh, grad_accum=1):
+  """Every micro-batch splits evenly over the 'data' devices."""
+  n = mesh.shape["data"] * grad_accum
   if batch_size % n:
-    raise UserError(f"batch_size {batch_size} is not divisible by the 'data' mesh axis ({n} devices); set "
-                    f"--config.batch_size to a multiple of {n}")
+    raise UserError(f"batch_size {batch_size} is not divisible by the 'data' mesh axis ({mesh.shape['data']} "
+                    f"devices) times grad_accum={grad_accum}; set --config.batch_size to a multiple of {n}")
 
 
 def path_str(path):

@@ -26,7 +26,7 @@ def size(config):
   genjax_config.check(config)
   task_cls.check_config(config)
   mesh = mesh_for(config.mesh.shape)
-  sharding.check_batch(config.batch_size, mesh)
+  sharding.check_batch(config.batch_size, mesh, config.get("grad_accum", 1))
   data = task_cls.load_data(config)
   run = trainer.Run(config, None, data.meta, None)
   state = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), run.shapes, run.state_sh)

@@ -23,7 +23,7 @@ from genjax.train import workdir as workdirs
 
 # Keys that may change between a run and its resumption; any other difference means another experiment.
 RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_every", "ckpt_every", "keep_ckpts",
-                  "data_threads", "sample", "mesh", "rules", "fsdp", "nonfinite", "eval_quality_periodic"}
+                  "data_threads", "sample", "mesh", "rules", "fsdp", "grad_accum", "nonfinite", "eval_quality_periodic"}
 
 
 # Keys `genjax eval` may set on a trained run: they change how it is scored, not what was trained.
@@ -126,7 +126,7 @@ def train(config, workdir, stream=None, stop_after=None):
   task_cls = tasks.get(config.task)
   genjax_config.check(config)
   task_cls.check_config(config)
-  sharding.check_batch(config.batch_size, sharding.make_mesh(config.mesh.shape))
+  sharding.check_batch(config.batch_size, sharding.make_mesh(config.mesh.shape), config.get("grad_accum", 1))
   if os.path.isdir(os.path.join(workdir, "checkpoints")):  # refuse another experiment before touching anything
     peek = checkpoint.Checkpoints(workdir, create=False)
     _, saved = peek.newest_meta()

@@ -30,7 +30,7 @@ def test_gradient_penalty_matches_finite_differences():
   grads = np.stack([(f(flat + h * e) - f(flat - h * e)) / (2 * h) for e in np.eye(12)], axis=1)
   expected = np.mean((np.linalg.norm(grads, axis=1) - 1.0) ** 2)
   assert expected > 0.1  # a critic far from 1-Lipschitz, so the check has something to compare
-  np.testing.assert_allclose(float(gan.gradient_penalty(critic, x)), expected, rtol=1e-2)
+  np.testing.assert_allclose(float(gan.gradient_penalty(critic, x).mean()), expected, rtol=1e-2)
 
 
 def test_losses_on_known_critic_outputs():
@@ -39,9 +39,8 @@ def test_losses_on_known_critic_outputs():
   np.testing.assert_allclose(gan.d_loss("wgan_gp", real, fake), [-1.5, -2.0])
   np.testing.assert_allclose(gan.d_loss("non_saturating", real, fake),
                              np.log1p(np.exp(-np.array([2.0, -1.0]))) + np.log1p(np.exp([0.5, -3.0])), rtol=1e-6)
-  np.testing.assert_allclose(gan.g_loss("non_saturating", fake), np.mean(np.log1p(np.exp(-np.array([0.5, -3.0])))),
-                             rtol=1e-6)
-  assert float(gan.g_loss("hinge", fake)) == pytest.approx(1.25)
+  np.testing.assert_allclose(gan.g_loss("non_saturating", fake), np.log1p(np.exp(-np.array([0.5, -3.0]))), rtol=1e-6)
+  np.testing.assert_allclose(gan.g_loss("hinge", fake), [-0.5, 3.0])
 
 
 def test_spectral_normalization_converges_to_unit_norm():

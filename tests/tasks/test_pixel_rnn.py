@@ -19,7 +19,7 @@ def test_likelihood_is_exact_probabilities_sum_to_one():
   task = make_task((2, 3, 1), **{"model.cell": "gru", "model.hidden": 8, "model.layers": 2, "model.head": 8})
   params = task.model.init(jax.random.PRNGKey(0))
   every = jnp.asarray(list(itertools.product([0.0, 1.0], repeat=6))).reshape(64, 2, 3, 1)
-  probs = jnp.exp(-jax.jit(lambda p, x: task._nll(p, {"image": x})[0].sum(-1))(params, every))  # LSTM: below
+  probs = jnp.exp(-jax.jit(lambda p, x: task._nll(p, task._inputs({"image": x})[0]).sum(-1))(params, every))  # LSTM: below
   assert float(probs.sum()) == pytest.approx(1.0, abs=1e-5)
   assert float(probs.max()) < 0.5  # not a degenerate model that puts all mass on one image
 
