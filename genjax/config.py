@@ -11,6 +11,7 @@ import ml_collections
 from genjax.errors import UserError
 
 VARIANTS = (None, "smoke", "cpu")
+PRECISIONS = {"f32": None, "bf16": "bfloat16"}  # the models' compute dtype (None: that of the parameters)
 
 # Logical axis -> mesh axis. Parameters name logical axes (see each model's PARAM_AXES); the mesh has
 # ('data', 'model'). Data parallel by default; 'hidden' goes to 'model' when the mesh gives it devices.
@@ -38,6 +39,7 @@ def base():
   c.rules = DEFAULT_RULES
   c.fsdp = False              # also split parameters and optimizer state over 'data' (train/sharding.py)
   c.grad_accum = 1            # micro-batches per step, summed in one scan: memory of batch_size / grad_accum
+  c.precision = "f32"         # 'bf16': matmuls and convolutions in bfloat16; parameters, optimizer, losses float32
   c.log_every = 100
   c.eval_every = 1000
   c.eval_batches = 50         # periodic eval; `genjax eval` always uses the whole held-out split
@@ -68,6 +70,12 @@ def check(c):
   require(isinstance(c.fsdp, bool), f"fsdp={c.fsdp!r} must be True or False")
   require(isinstance(c.grad_accum, int) and c.grad_accum >= 1 and c.batch_size % c.grad_accum == 0,
           f"grad_accum={c.grad_accum!r} must be a positive integer dividing batch_size={c.batch_size}")
+  require(c.precision in PRECISIONS, f"precision={c.precision!r} must be one of {sorted(PRECISIONS)}")
+
+
+def compute_dtype(c):
+  """The dtype models compute in (`precision`; runs saved before it existed are float32)."""
+  return PRECISIONS[c.get("precision", "f32")]
 
 
 def lock(c):

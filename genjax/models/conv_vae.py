@@ -15,47 +15,49 @@ PARAM_AXES = ()  # small convs: replicated, data parallel is what pays
 
 
 class Encoder(nnx.Module):
-  def __init__(self, shape, widths, latent, *, rngs):
+  def __init__(self, shape, widths, latent, *, dtype=None, rngs):
     h, w, c = shape
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):  # named attributes: checkpoint paths stay strings
-      setattr(self, f"conv{i}", layers.Conv(a, b, (3, 3), (2, 2), rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (3, 3), (2, 2), dtype=dtype, rngs=rngs))
     self.n = len(widths)
     side = (h // 2 ** self.n) * (w // 2 ** self.n) * widths[-1]
-    self.out = nnx.Linear(side, 2 * latent, rngs=rngs)
+    self.out = nnx.Linear(side, 2 * latent, dtype=dtype, rngs=rngs)
 
   def __call__(self, x):
+    """Posterior mean and log-variance [B, latent], float32."""
     for i in range(self.n):
       x = jax.nn.relu(getattr(self, f"conv{i}")(x))
-    mean, log_var = jnp.split(self.out(x.reshape(x.shape[0], -1)), 2, axis=-1)
+    mean, log_var = jnp.split(self.out(x.reshape(x.shape[0], -1)).astype(jnp.float32), 2, axis=-1)
     return mean, log_var
 
 
 class Decoder(nnx.Module):
-  def __init__(self, shape, widths, latent, outputs=1, *, rngs):
+  def __init__(self, shape, widths, latent, outputs=1, *, dtype=None, rngs):
     h, w, c = shape
     self.n = len(widths)
     self.start = (h // 2 ** self.n, w // 2 ** self.n, widths[-1])
-    self.inp = nnx.Linear(latent, self.start[0] * self.start[1] * self.start[2], rngs=rngs)
+    self.inp = nnx.Linear(latent, self.start[0] * self.start[1] * self.start[2], dtype=dtype, rngs=rngs)
     chans = (widths[-1], *reversed(widths))
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
-      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (3, 3), (2, 2), rngs=rngs))
-    self.out = layers.ConvTranspose(widths[0], c * outputs, (3, 3), (1, 1), rngs=rngs)
+      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (3, 3), (2, 2), dtype=dtype, rngs=rngs))
+    self.out = layers.ConvTranspose(widths[0], c * outputs, (3, 3), (1, 1), dtype=dtype, rngs=rngs)
 
   def __call__(self, z):
+    """The likelihood's float32 parameters per pixel [B, H, W, C * outputs]."""
     x = jax.nn.relu(self.inp(z)).reshape(z.shape[0], *self.start)
     for i in range(self.n):
       x = jax.nn.relu(getattr(self, f"up{i}")(x))
-    return self.out(x)
+    return self.out(x).astype(jnp.float32)
 
 
 class ConvVAE(nnx.Module):
-  def __init__(self, shape, widths=(32, 64), latent=32, outputs=1, *, rngs):
+  def __init__(self, shape, widths=(32, 64), latent=32, outputs=1, *, dtype=None, rngs):
     h, w, _ = shape
     if h % 2 ** len(widths) or w % 2 ** len(widths):
       raise ValueError(f"image {shape} does not halve {len(widths)} times; use fewer widths")
-    self.encoder = Encoder(shape, widths, latent, rngs=rngs)
-    self.decoder = Decoder(shape, widths, latent, outputs, rngs=rngs)
+    self.encoder = Encoder(shape, widths, latent, dtype=dtype, rngs=rngs)
+    self.decoder = Decoder(shape, widths, latent, outputs, dtype=dtype, rngs=rngs)
 
   def encode(self, x):
     """Posterior mean and log-variance [B, latent]."""

@@ -21,16 +21,16 @@ def check_shape(shape, widths):
 
 
 class Generator(nnx.Module):
-  def __init__(self, shape, widths, z, *, rngs):
+  def __init__(self, shape, widths, z, *, dtype=None, rngs):
     check_shape(shape, widths)
     h, w, c = shape
     self.n = len(widths)
     self.start = (h // 2 ** self.n, w // 2 ** self.n, widths[0])
-    self.inp = nnx.Linear(z, self.start[0] * self.start[1] * widths[0], rngs=rngs)
+    self.inp = nnx.Linear(z, self.start[0] * self.start[1] * widths[0], dtype=dtype, rngs=rngs)
     self.norm_inp = layers.BatchNorm(widths[0])
     chans = (*widths, c)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):  # named attributes: checkpoint paths stay strings
-      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (4, 4), (2, 2), rngs=rngs))
+      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (4, 4), (2, 2), dtype=dtype, rngs=rngs))
       if i < self.n - 1:
         setattr(self, f"norm{i}", layers.BatchNorm(b))
 
@@ -38,7 +38,7 @@ class Generator(nnx.Module):
     x = jax.nn.relu(self.norm_inp(self.inp(z).reshape(z.shape[0], *self.start)))
     for i in range(self.n - 1):
       x = jax.nn.relu(getattr(self, f"norm{i}")(getattr(self, f"up{i}")(x)))
-    return jnp.tanh(getattr(self, f"up{self.n - 1}")(x))
+    return jnp.tanh(getattr(self, f"up{self.n - 1}")(x)).astype(jnp.float32)
 
 
 class Discriminator(nnx.Module):
@@ -46,13 +46,13 @@ class Discriminator(nnx.Module):
   singular value (one power iteration per update, its vector kept as model state). `second_order` for
   losses that differentiate the critic's input gradient (WGAN-GP), see layers.Conv."""
 
-  def __init__(self, shape, widths, spectral_norm=False, second_order=False, *, rngs):
+  def __init__(self, shape, widths, spectral_norm=False, second_order=False, *, dtype=None, rngs):
     check_shape(shape, widths)
     h, w, c = shape
-    self.n, self.spectral = len(widths), spectral_norm
+    self.n, self.spectral, self.dtype = len(widths), spectral_norm, dtype
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
-      setattr(self, f"conv{i}", layers.Conv(a, b, (4, 4), (2, 2), second_order, rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (4, 4), (2, 2), second_order, dtype=dtype, rngs=rngs))
     side = (h // 2 ** self.n) * (w // 2 ** self.n) * widths[-1]
     self.out = nnx.Linear(side, 1, rngs=rngs)
     if spectral_norm:
@@ -71,18 +71,19 @@ class Discriminator(nnx.Module):
     return w
 
   def __call__(self, x, update_stats=False, rng=None):
-    """x [B, H, W, C] in [-1, 1] -> [B]. `update_stats` advances the spectral-norm power iteration; `rng` is
+    """x [B, H, W, C] in [-1, 1] -> float32 [B]. `update_stats` advances the spectral-norm power iteration; `rng` is
     for critics that randomize (WaveGAN's phase shuffle), unused here."""
     del rng
     for i in range(self.n):
       name = f"conv{i}"
       x = jax.nn.leaky_relu(getattr(self, name)(x, self._kernel(name, update_stats)), 0.2)
-    x = x.reshape(x.shape[0], -1) @ self._kernel("out", update_stats) + self.out.bias[...]
-    return x[:, 0]
+    x, w, b = layers.compute(self.dtype, x.reshape(x.shape[0], -1), self._kernel("out", update_stats),
+                             self.out.bias[...])
+    return (x @ w + b)[:, 0].astype(jnp.float32)
 
 
 class DCGAN(nnx.Module):
   def __init__(self, shape, g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False,
-               second_order=False, *, rngs):
-    self.g = Generator(shape, g_widths, z, rngs=rngs)
-    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, rngs=rngs)
+               second_order=False, *, dtype=None, rngs):
+    self.g = Generator(shape, g_widths, z, dtype=dtype, rngs=rngs)
+    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, dtype=dtype, rngs=rngs)

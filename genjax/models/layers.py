@@ -187,21 +187,32 @@ def _conv_bwd(strides, res, g):
 conv.defvjp(_conv_fwd, _conv_bwd)
 
 
-class _Strided(nnx.Module):
-  """The parameters nnx.Conv / nnx.ConvTranspose have ('kernel' [*kernel, in, out], lecun-normal; 'bias')."""
+def compute(dtype, *arrays):
+  """`arrays` cast to the compute dtype (mixed precision: float32 parameters, bfloat16 matmuls), or as they
+  are where `dtype` is None, as flax layers treat their `dtype`."""
+  return arrays if dtype is None else tuple(a.astype(dtype) for a in arrays)
 
-  def __init__(self, in_features, out_features, kernel_size, strides, *, rngs):
-    self.strides = tuple(strides)
+
+class _Strided(nnx.Module):
+  """The parameters nnx.Conv / nnx.ConvTranspose have ('kernel' [*kernel, in, out], lecun-normal; 'bias'),
+  kept float32; `dtype` is the dtype the layer computes in."""
+
+  def __init__(self, in_features, out_features, kernel_size, strides, *, dtype=None, rngs):
+    self.strides, self.dtype = tuple(strides), dtype
     init = nnx.initializers.lecun_normal()
     self.kernel = nnx.Param(init(rngs.params(), (*kernel_size, in_features, out_features)))
     self.bias = nnx.Param(jnp.zeros((out_features,)))
+
+  def operands(self, x, kernel=None):
+    return compute(self.dtype, x, self.kernel[...] if kernel is None else kernel, self.bias[...])
 
 
 class ConvTranspose(_Strided):
   """Drop-in for nnx.ConvTranspose(padding='SAME') with the same parameters ('kernel', 'bias') and outputs."""
 
   def __call__(self, x):
-    return conv_transpose(x, self.kernel[...], self.strides) + self.bias[...]
+    x, w, b = self.operands(x)
+    return conv_transpose(x, w, self.strides) + b
 
 
 class Conv(_Strided):
@@ -210,25 +221,27 @@ class Conv(_Strided):
   convolutions (gradient penalties need it; the VAE encoder's step is faster with it too); without, it is
   lax's convolution, whose first-order gradients XLA runs well in the DCGAN critic (that step ~6% faster)."""
 
-  def __init__(self, in_features, out_features, kernel_size, strides, second_order=True, *, rngs):
-    super().__init__(in_features, out_features, kernel_size, strides, rngs=rngs)
+  def __init__(self, in_features, out_features, kernel_size, strides, second_order=True, *, dtype=None, rngs):
+    super().__init__(in_features, out_features, kernel_size, strides, dtype=dtype, rngs=rngs)
     self.op = conv if second_order else _plain_conv
 
   def __call__(self, x, kernel=None):
-    return self.op(x, self.kernel[...] if kernel is None else kernel, self.strides) + self.bias[...]
+    x, w, b = self.operands(x, kernel)
+    return self.op(x, w, self.strides) + b
 
 
 class BatchNorm(nnx.Module):
   """Normalizes by the statistics of the batch at hand, in training and sampling alike (as DCGAN's reference
-  generator does); no running averages, so an EMA of the weights needs no matching statistics."""
+  generator does); no running averages, so an EMA of the weights needs no matching statistics. Statistics
+  are float32 whatever the input's dtype (a bfloat16 variance of a large batch loses most of its digits)."""
 
   def __init__(self, features, eps=1e-5):
     self.scale, self.bias, self.eps = nnx.Param(jnp.ones((features,))), nnx.Param(jnp.zeros((features,))), eps
 
   def __call__(self, x):
-    axes = tuple(range(x.ndim - 1))
-    mean, var = x.mean(axes), x.var(axes)
-    return (x - mean) * lax.rsqrt(var + self.eps) * self.scale[...] + self.bias[...]
+    axes, h = tuple(range(x.ndim - 1)), x.astype(jnp.float32)
+    mean, var = h.mean(axes), h.var(axes)
+    return ((h - mean) * lax.rsqrt(var + self.eps) * self.scale[...] + self.bias[...]).astype(x.dtype)
 
 
 class SpectralVector(nnx.Variable):

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from genjax.models.layers import compute
 from genjax.models.rnn import Recurrent
 
 PARAM_AXES = ()  # small: replicated, data parallel is what pays
@@ -29,27 +30,29 @@ def _masks(pixels, hidden):
 class MaskedRowHead(nnx.Module):
   """Logits of one row's pixels given the row so far (masked) and the context of the rows above."""
 
-  def __init__(self, pixels, context, hidden, *, rngs):
-    self.pixels, self.hidden = pixels, hidden
+  def __init__(self, pixels, context, hidden, *, dtype=None, rngs):
+    self.pixels, self.hidden, self.dtype = pixels, hidden, dtype
     init = nnx.initializers.lecun_normal()
     self.w_in = nnx.Param(init(rngs.params(), (pixels, hidden)))
-    self.ctx_in = nnx.Linear(context, hidden, rngs=rngs)
+    self.ctx_in = nnx.Linear(context, hidden, dtype=dtype, rngs=rngs)
     self.w_out = nnx.Param(init(rngs.params(), (hidden, pixels)))
-    self.ctx_out = nnx.Linear(context, pixels, rngs=rngs)
+    self.ctx_out = nnx.Linear(context, pixels, dtype=dtype, rngs=rngs)
 
   def __call__(self, row, ctx):
+    """float32 logits [B, pixels]."""
     into, out = _masks(self.pixels, self.hidden)
-    u = jax.nn.relu(row @ (self.w_in[...] * into) + self.ctx_in(ctx))
-    return u @ (self.w_out[...] * out) + self.ctx_out(ctx)
+    row, w_in, w_out = compute(self.dtype, row, self.w_in[...] * into, self.w_out[...] * out)
+    u = jax.nn.relu(row @ w_in + self.ctx_in(ctx))
+    return (u @ w_out + self.ctx_out(ctx)).astype(jnp.float32)
 
 
 class PixelRNN(nnx.Module):
-  def __init__(self, shape, hidden=256, layers=1, head=512, cell="lstm", *, rngs):
+  def __init__(self, shape, hidden=256, layers=1, head=512, cell="lstm", *, dtype=None, rngs):
     h, w, c = shape
     self.shape, self.pixels, self.layers = tuple(shape), w * c, layers
     for i in range(layers):
-      setattr(self, f"rnn{i}", Recurrent(cell, self.pixels if i == 0 else hidden, hidden, rngs=rngs))
-    self.head = MaskedRowHead(self.pixels, hidden, head, rngs=rngs)
+      setattr(self, f"rnn{i}", Recurrent(cell, self.pixels if i == 0 else hidden, hidden, dtype=dtype, rngs=rngs))
+    self.head = MaskedRowHead(self.pixels, hidden, head, dtype=dtype, rngs=rngs)
 
   def zero_carry(self, batch):
     return [getattr(self, f"rnn{i}").zero_carry(batch) for i in range(self.layers)]

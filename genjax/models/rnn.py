@@ -5,6 +5,9 @@ recurrent ones: the layout the per-step matmul reads, so sampling step by step n
 sharding 'hidden' over the 'model' mesh axis gives every device whole slices of every gate and the gate
 arithmetic needs no communication. The input projection of all time steps is one matmul outside the
 recurrence; the scan carries only the hidden-to-hidden matmul, forward and (see `recurrence`) backward.
+
+With a compute `dtype` (mixed precision) every matmul, forward and backward, runs in it, while the carry
+(h and the LSTM cell state) stays float32: rounding c to bfloat16 at every step would accumulate over time.
 """
 
 import functools
@@ -12,6 +15,8 @@ import functools
 import jax
 import jax.numpy as jnp
 from flax import nnx
+
+from genjax.models.layers import compute
 
 # Logical axes of each parameter, by path regex (see genjax/train/sharding.py).
 PARAM_AXES = (
@@ -29,11 +34,11 @@ class Recurrent(nnx.Module):
   """One LSTM or GRU layer over time-major [time, batch, features]: each step reads and writes contiguous
   [batch, ...] blocks, and no [B, T] <-> [T, B] transposes of the activations are needed around the scan."""
 
-  def __init__(self, cell, features, hidden, *, rngs):
+  def __init__(self, cell, features, hidden, *, dtype=None, rngs):
     if cell not in CELLS:
       raise ValueError(f"unknown cell {cell!r}; use one of {sorted(CELLS)}")
     g = CELLS[cell].GATES
-    self.cell, self.hidden = cell, hidden
+    self.cell, self.hidden, self.dtype = cell, hidden, dtype
     self.wi = nnx.Param(nnx.initializers.lecun_normal(in_axis=0, out_axis=(1, 2))(
         rngs.params(), (features, g, hidden)))
     self.wh = nnx.Param(_orthogonal_gates(rngs.params(), g, hidden))
@@ -49,8 +54,9 @@ class Recurrent(nnx.Module):
     return (h, h) if self.cell == "lstm" else (h,)
 
   def __call__(self, x, carry):
-    xi = jnp.einsum("tbf,fgh->tbgh", x, self.wi[...]) + self.b[...]
-    w = (self.wh[...],) if self.cell == "lstm" else (self.wh[...], self.bhn[...])
+    x, wi, b = compute(self.dtype, x, self.wi[...], self.b[...])
+    xi = jnp.einsum("tbf,fgh->tbgh", x, wi) + b
+    w = compute(self.dtype, *((self.wh[...],) if self.cell == "lstm" else (self.wh[...], self.bhn[...])))
     return recurrence(CELLS[self.cell], xi, w, carry)
 
 
@@ -63,7 +69,7 @@ class LSTMCell:
   @staticmethod
   def step(carry, xt, w):
     h, c = carry
-    z = xt + (w[0] @ h).reshape(xt.shape)
+    z = xt + (w[0] @ h.astype(w[0].dtype)).reshape(xt.shape)
     i, f, g, o = jax.nn.sigmoid(z[0]), jax.nn.sigmoid(z[1]), jnp.tanh(z[2]), jax.nn.sigmoid(z[3])
     c = f * c + i * g
     tc = jnp.tanh(c)
@@ -79,7 +85,7 @@ class LSTMCell:
     dc = dc + dh * o * (1 - tc * tc)
     dz = jnp.stack([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
                     dh * tc * o * (1 - o)])
-    return (wmat @ dz.reshape(-1, dh.shape[-1]), dc * f), (dz, None)
+    return (_matmul(wmat, dz, dh.dtype), dc * f), (dz, None)
 
   @staticmethod
   def weight_grads(h_prev, dxi, _):
@@ -95,7 +101,7 @@ class GRUCell:
   @staticmethod
   def step(carry, xt, w):
     (h,) = carry
-    zh = (w[0] @ h).reshape(xt.shape)
+    zh = (w[0] @ h.astype(w[0].dtype)).reshape(xt.shape)
     r, u = jax.nn.sigmoid(xt[0] + zh[0]), jax.nn.sigmoid(xt[1] + zh[1])
     hn = zh[2] + w[1][:, None]
     n = jnp.tanh(xt[2] + r * hn)
@@ -110,7 +116,7 @@ class GRUCell:
     dxi = jnp.stack([dar, dau, dan])
     dhn = dan * r  # the recurrent pre-activations' gradient differs from dxi only in the n gate
     dzh = jnp.stack([dar, dau, dhn])
-    return (dh * u + wmat @ dzh.reshape(-1, dh.shape[-1]),), (dxi, dhn)
+    return (dh * u + _matmul(wmat, dzh, dh.dtype),), (dxi, dhn)
 
   @staticmethod
   def weight_grads(h_prev, dxi, dhn):
@@ -120,6 +126,11 @@ class GRUCell:
 
 
 CELLS = {"lstm": LSTMCell, "gru": GRUCell}
+
+
+def _matmul(wmat, dz, dtype):
+  """wmat [H_in, gates * H] @ dz [gates, H, B] in wmat's dtype, returned in the carry's `dtype`."""
+  return (wmat @ dz.reshape(-1, dz.shape[-1]).astype(wmat.dtype)).astype(dtype)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -174,8 +185,11 @@ def _recurrence_bwd(cell, saved, grads):
     dc, per_step = cell.grad_step((dc[0] + dy.T, *dc[1:]), prev, r, wmat)
     return dc, jax.tree.map(_batch_major, per_step)
   dcarry0, (dxi, extra) = jax.lax.scan(step, _transposed(dcarry), (dys, prevs, res), reverse=True)
-  h_prev = jnp.concatenate([h0[None], ys[:-1]])
-  return dxi, cell.weight_grads(h_prev, dxi, extra), _transposed(dcarry0)
+  # Cotangents in their primals' dtypes: xi and w share the compute dtype (Recurrent casts both).
+  cast = lambda a: None if a is None else a.astype(w[0].dtype)  # noqa: E731
+  h_prev, dxi = cast(jnp.concatenate([h0[None], ys[:-1]])), cast(dxi)
+  dw = tuple(g.astype(p.dtype) for g, p in zip(cell.weight_grads(h_prev, dxi, cast(extra)), w))
+  return dxi, dw, _transposed(dcarry0)
 
 
 recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
@@ -189,12 +203,12 @@ def _orthogonal_gates(key, gates, hidden):
 class CharRNN(nnx.Module):
   """Embedding -> stacked recurrent layers -> logits, with dropout between layers (not through time)."""
 
-  def __init__(self, vocab, embed, hidden, layers, cell="lstm", dropout=0.0, *, rngs):
-    self.embed = nnx.Embed(vocab, embed, rngs=rngs)
+  def __init__(self, vocab, embed, hidden, layers, cell="lstm", dropout=0.0, *, dtype=None, rngs):
+    self.embed = nnx.Embed(vocab, embed, dtype=dtype, rngs=rngs)
     self.layers, self.dropout = layers, dropout
     for i in range(layers):
-      setattr(self, f"rnn{i}", Recurrent(cell, embed if i == 0 else hidden, hidden, rngs=rngs))
-    self.head = nnx.Linear(hidden, vocab, rngs=rngs)
+      setattr(self, f"rnn{i}", Recurrent(cell, embed if i == 0 else hidden, hidden, dtype=dtype, rngs=rngs))
+    self.head = nnx.Linear(hidden, vocab, dtype=dtype, rngs=rngs)
 
   def rnns(self):
     return [getattr(self, f"rnn{i}") for i in range(self.layers)]
@@ -203,7 +217,8 @@ class CharRNN(nnx.Module):
     return tuple(r.zero_carry(batch) for r in self.rnns())
 
   def __call__(self, tokens, carry=None, dropout_rng=None):
-    """tokens int [B, T] -> (logits [B, T, V], carry). Dropout is on only when `dropout_rng` is given."""
+    """tokens int [B, T] -> (float32 logits [B, T, V], carry). Dropout is on only when `dropout_rng` is
+    given."""
     carry = self.zero_carry(tokens.shape[0]) if carry is None else carry
     x = self.embed(tokens.T)  # time-major from here to the logits
     new_carry = []
@@ -212,7 +227,7 @@ class CharRNN(nnx.Module):
       x, c = rnn(x, c)
       new_carry.append(c)
     x = self._drop(x, dropout_rng, self.layers)
-    return jnp.swapaxes(self.head(x), 0, 1), tuple(new_carry)
+    return jnp.swapaxes(self.head(x), 0, 1).astype(jnp.float32), tuple(new_carry)
 
   def _drop(self, x, rng, i):
     if rng is None or self.dropout == 0:

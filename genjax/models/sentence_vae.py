@@ -17,27 +17,28 @@ PARAM_AXES = ()  # small: replicated, data parallel is what pays
 
 
 class SentenceVAE(nnx.Module):
-  def __init__(self, vocab, embed, hidden, latent, char_dropout=0.0, *, rngs):
+  def __init__(self, vocab, embed, hidden, latent, char_dropout=0.0, *, dtype=None, rngs):
     self.drop_id, self.char_dropout = vocab, char_dropout  # the extra embedding row stands for a dropped char
-    self.embed = nnx.Embed(vocab + 1, embed, rngs=rngs)
-    self.rnn_enc = rnn.Recurrent("gru", embed, hidden, rngs=rngs)
-    self.posterior = nnx.Linear(hidden, 2 * latent, rngs=rngs)
-    self.z_to_h = nnx.Linear(latent, hidden, rngs=rngs)
-    self.rnn_dec = rnn.Recurrent("lstm", embed + latent, hidden, rngs=rngs)
-    self.head = nnx.Linear(hidden, vocab, rngs=rngs)
+    self.embed = nnx.Embed(vocab + 1, embed, dtype=dtype, rngs=rngs)
+    self.rnn_enc = rnn.Recurrent("gru", embed, hidden, dtype=dtype, rngs=rngs)
+    self.posterior = nnx.Linear(hidden, 2 * latent, dtype=dtype, rngs=rngs)
+    self.z_to_h = nnx.Linear(latent, hidden, dtype=dtype, rngs=rngs)
+    self.rnn_dec = rnn.Recurrent("lstm", embed + latent, hidden, dtype=dtype, rngs=rngs)
+    self.head = nnx.Linear(hidden, vocab, dtype=dtype, rngs=rngs)
 
   def encode(self, x):
-    """(tokens, mask) -> posterior mean and log-variance [B, latent], from the GRU state at the newline that
-    ends each line."""
+    """(tokens, mask) -> posterior mean and log-variance [B, latent] (float32), from the GRU state at the
+    newline that ends each line."""
     tokens, mask = x
     seq = tokens[:, 1:]
     h, _ = self.rnn_enc(self.embed(seq.T), self.rnn_enc.zero_carry(seq.shape[0]))  # [T, B, H]
     last = (mask[:, 1:].sum(1) - 1).astype(jnp.int32)
-    mean, log_var = jnp.split(self.posterior(h[last, jnp.arange(seq.shape[0])]), 2, axis=-1)
+    out = self.posterior(h[last, jnp.arange(seq.shape[0])]).astype(jnp.float32)
+    mean, log_var = jnp.split(out, 2, axis=-1)
     return mean, log_var
 
   def _start(self, z):
-    h = jnp.tanh(self.z_to_h(z))
+    h = jnp.tanh(self.z_to_h(z)).astype(jnp.float32)  # the carry stays float32 (see rnn.py)
     return h, jnp.zeros_like(h)
 
   def _inputs(self, ids, z):

@@ -8,6 +8,7 @@ the critic's gradient reaches the generator directly; samples decode by argmax.
 """
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from genjax.models import layers
@@ -17,17 +18,17 @@ KERNEL, RESIDUAL = 5, 0.3
 
 
 class ResBlock(nnx.Module):
-  def __init__(self, d, second_order, *, rngs):
-    self.conv0 = layers.Conv(d, d, (KERNEL,), (1,), second_order, rngs=rngs)
-    self.conv1 = layers.Conv(d, d, (KERNEL,), (1,), second_order, rngs=rngs)
+  def __init__(self, d, second_order, *, dtype=None, rngs):
+    self.conv0 = layers.Conv(d, d, (KERNEL,), (1,), second_order, dtype=dtype, rngs=rngs)
+    self.conv1 = layers.Conv(d, d, (KERNEL,), (1,), second_order, dtype=dtype, rngs=rngs)
 
   def __call__(self, x):
     return x + RESIDUAL * self.conv1(jax.nn.relu(self.conv0(jax.nn.relu(x))))
 
 
-def _blocks(module, n, d, second_order, rngs):
+def _blocks(module, n, d, second_order, dtype, rngs):
   for i in range(n):  # named attributes: checkpoint paths stay strings
-    setattr(module, f"block{i}", ResBlock(d, second_order, rngs=rngs))
+    setattr(module, f"block{i}", ResBlock(d, second_order, dtype=dtype, rngs=rngs))
 
 
 def _run_blocks(module, n, x):
@@ -37,34 +38,34 @@ def _run_blocks(module, n, x):
 
 
 class Generator(nnx.Module):
-  def __init__(self, length, vocab, d, z, blocks, *, rngs):
+  def __init__(self, length, vocab, d, z, blocks, *, dtype=None, rngs):
     self.length, self.d, self.n = length, d, blocks
-    self.inp = nnx.Linear(z, length * d, rngs=rngs)
-    _blocks(self, blocks, d, False, rngs)
-    self.out = nnx.Linear(d, vocab, rngs=rngs)
+    self.inp = nnx.Linear(z, length * d, dtype=dtype, rngs=rngs)
+    _blocks(self, blocks, d, False, dtype, rngs)
+    self.out = nnx.Linear(d, vocab, dtype=dtype, rngs=rngs)
 
   def __call__(self, z):
-    """z [B, z] -> per-position character distributions [B, length, vocab]."""
+    """z [B, z] -> per-position character distributions [B, length, vocab] (a float32 softmax)."""
     x = self.inp(z).reshape(z.shape[0], self.length, self.d)
-    return jax.nn.softmax(self.out(_run_blocks(self, self.n, x)), axis=-1)
+    return jax.nn.softmax(self.out(_run_blocks(self, self.n, x)).astype(jnp.float32), axis=-1)
 
 
 class Critic(nnx.Module):
-  def __init__(self, length, vocab, d, blocks, second_order=True, *, rngs):
+  def __init__(self, length, vocab, d, blocks, second_order=True, *, dtype=None, rngs):
     self.n = blocks
-    self.inp = nnx.Linear(vocab, d, rngs=rngs)  # a 1x1 convolution
-    _blocks(self, blocks, d, second_order, rngs)
-    self.out = nnx.Linear(length * d, 1, rngs=rngs)
+    self.inp = nnx.Linear(vocab, d, dtype=dtype, rngs=rngs)  # a 1x1 convolution
+    _blocks(self, blocks, d, second_order, dtype, rngs)
+    self.out = nnx.Linear(length * d, 1, dtype=dtype, rngs=rngs)
 
   def __call__(self, x, update_stats=False, rng=None):
-    """x [B, length, vocab] -> scores [B]. (`update_stats` and `rng` are the GAN task's critic interface;
+    """x [B, length, vocab] -> float32 scores [B]. (`update_stats` and `rng` are the GAN task's critic interface;
     this critic has neither spectral norm nor phase shuffle.)"""
     del update_stats, rng
     h = _run_blocks(self, self.n, self.inp(x))
-    return self.out(h.reshape(x.shape[0], -1))[:, 0]
+    return self.out(h.reshape(x.shape[0], -1))[:, 0].astype(jnp.float32)
 
 
 class TextGAN(nnx.Module):
-  def __init__(self, length, vocab, d=128, z=128, blocks=5, second_order=True, *, rngs):
-    self.g = Generator(length, vocab, d, z, blocks, rngs=rngs)
-    self.d = Critic(length, vocab, d, blocks, second_order, rngs=rngs)
+  def __init__(self, length, vocab, d=128, z=128, blocks=5, second_order=True, *, dtype=None, rngs):
+    self.g = Generator(length, vocab, d, z, blocks, dtype=dtype, rngs=rngs)
+    self.d = Critic(length, vocab, d, blocks, second_order, dtype=dtype, rngs=rngs)

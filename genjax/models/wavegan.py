@@ -25,13 +25,13 @@ def _channels(d):
 
 
 class Generator(nnx.Module):
-  def __init__(self, length, d=32, z=100, channels=1, *, rngs):
+  def __init__(self, length, d=32, z=100, channels=1, *, dtype=None, rngs):
     self.start = length // math.prod(STRIDES)
     widths = (*_channels(d), channels)
-    self.inp = nnx.Linear(z, self.start * widths[0], rngs=rngs)
+    self.inp = nnx.Linear(z, self.start * widths[0], dtype=dtype, rngs=rngs)
     self.widths = widths
     for i, (a, b, s) in enumerate(zip(widths, widths[1:], STRIDES)):
-      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (KERNEL,), (s,), rngs=rngs))
+      setattr(self, f"up{i}", layers.ConvTranspose(a, b, (KERNEL,), (s,), dtype=dtype, rngs=rngs))
 
   def __call__(self, z):
     x = jax.nn.relu(self.inp(z).reshape(z.shape[0], self.start, self.widths[0]))
@@ -39,7 +39,7 @@ class Generator(nnx.Module):
     for i in range(n):
       x = getattr(self, f"up{i}")(x)
       x = jnp.tanh(x) if i == n - 1 else jax.nn.relu(x)
-    return x
+    return x.astype(jnp.float32)
 
 
 def phase_shuffle(x, rng, n):
@@ -54,29 +54,30 @@ def phase_shuffle(x, rng, n):
 
 
 class Discriminator(nnx.Module):
-  def __init__(self, length, d=32, channels=1, second_order=True, shuffle=0, *, rngs):
+  def __init__(self, length, d=32, channels=1, second_order=True, shuffle=0, *, dtype=None, rngs):
     widths = (channels, *reversed(_channels(d)))
     strides = tuple(reversed(STRIDES))
     for i, (a, b, s) in enumerate(zip(widths, widths[1:], strides)):
-      setattr(self, f"conv{i}", layers.Conv(a, b, (KERNEL,), (s,), second_order, rngs=rngs))
+      setattr(self, f"conv{i}", layers.Conv(a, b, (KERNEL,), (s,), second_order, dtype=dtype, rngs=rngs))
     self.n, self.shuffle = len(strides), shuffle
-    self.out = nnx.Linear(length // math.prod(STRIDES) * widths[-1], 1, rngs=rngs)
+    self.out = nnx.Linear(length // math.prod(STRIDES) * widths[-1], 1, dtype=dtype, rngs=rngs)
 
   def __call__(self, x, update_stats=False, rng=None):
-    """x [B, T, C] in [-1, 1] -> [B]; phase shuffle when given `rng`. (`update_stats` is accepted for the GAN
+    """x [B, T, C] in [-1, 1] -> float32 [B]; phase shuffle when given `rng`. (`update_stats` is accepted for the GAN
     task's interface: this critic has no spectral norm.)"""
     del update_stats
     for i in range(self.n):
       x = jax.nn.leaky_relu(getattr(self, f"conv{i}")(x), 0.2)
       if i < self.n - 1:
         x = phase_shuffle(x, None if rng is None else jax.random.fold_in(rng, i), self.shuffle)
-    return self.out(x.reshape(x.shape[0], -1))[:, 0]
+    return self.out(x.reshape(x.shape[0], -1))[:, 0].astype(jnp.float32)
 
 
 class WaveGAN(nnx.Module):
-  def __init__(self, length=8192, d=32, z=100, channels=1, second_order=True, phase_shuffle=0, *, rngs):
+  def __init__(self, length=8192, d=32, z=100, channels=1, second_order=True, phase_shuffle=0, *, dtype=None,
+               rngs):
     if length % math.prod(STRIDES):
       raise ValueError(f"clip length {length} must be a multiple of {math.prod(STRIDES)}")
-    self.g = Generator(length, d, z, channels, rngs=rngs)
-    self.d = Discriminator(length, d, channels, second_order, phase_shuffle, rngs=rngs)
+    self.g = Generator(length, d, z, channels, dtype=dtype, rngs=rngs)
+    self.d = Discriminator(length, d, channels, second_order, phase_shuffle, dtype=dtype, rngs=rngs)
 

@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 from genjax import modalities
-from genjax.config import require
+from genjax.config import compute_dtype, require
 from genjax.errors import UserError
 from genjax.models import pixel_rnn, rnn
 from genjax.tasks import common
@@ -48,16 +48,16 @@ class AutoregressiveTask:
   def __init__(self, config, meta):
     self.config, self.arch = config, config.model.arch
     self.modality = modalities.get(config.modality)(config, meta)
-    m = config.model
+    m, dtype = config.model, compute_dtype(config)
     if self.arch == "pixel_rnn":
       self.PARAM_AXES = pixel_rnn.PARAM_AXES
       self.model = common.PureModel(lambda rngs: pixel_rnn.PixelRNN(
-          self.modality.shape, m.hidden, m.layers, m.head, m.cell, rngs=rngs))
+          self.modality.shape, m.hidden, m.layers, m.head, m.cell, dtype=dtype, rngs=rngs))
       self._pixels = jax.jit(lambda params, rng, t, n: self.model.bind(params).sample(rng, n, t), static_argnums=3)
     else:
       self.PARAM_AXES = rnn.PARAM_AXES
       self.model = common.PureModel(lambda rngs: rnn.CharRNN(
-          self.modality.vocab_size, m.embed, m.hidden, m.layers, m.cell, m.dropout, rngs=rngs))
+          self.modality.vocab_size, m.embed, m.hidden, m.layers, m.cell, m.dropout, dtype=dtype, rngs=rngs))
     self.tx = optim.make(config.optim, config.steps)
     self._samplers = {}
 
@@ -80,7 +80,7 @@ class AutoregressiveTask:
     if self.arch == "pixel_rnn":
       return optax.sigmoid_binary_cross_entropy(model(x), x).reshape(x.shape[0], -1)
     logits, _ = model(x[:, :-1], dropout_rng=rng)
-    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), x[:, 1:])
+    return optax.softmax_cross_entropy_with_integer_labels(logits, x[:, 1:])
 
   def train_step(self, state, batch):
     """One update on the mean NLL over the batch's real units, summed over `grad_accum` micro-batches (each
@@ -132,7 +132,7 @@ class AutoregressiveTask:
 
         def step(c, r):
           last_logits, carry = c
-          scaled = last_logits.astype(jnp.float32) / temperature
+          scaled = last_logits / temperature
           if top_k:
             kth = jax.lax.top_k(scaled, top_k)[0][:, -1:]
             scaled = jnp.where(scaled < kth, -jnp.inf, scaled)
