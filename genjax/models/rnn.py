@@ -186,9 +186,9 @@ def _recurrence_bwd(cell, saved, grads):
     return dc, jax.tree.map(_batch_major, per_step)
   dcarry0, (dxi, extra) = jax.lax.scan(step, _transposed(dcarry), (dys, prevs, res), reverse=True)
   # Cotangents in their primals' dtypes: xi and w share the compute dtype (Recurrent casts both).
-  cast = lambda a: None if a is None else a.astype(w[0].dtype)  # noqa: E731
-  h_prev, dxi = cast(jnp.concatenate([h0[None], ys[:-1]])), cast(dxi)
-  dw = tuple(g.astype(p.dtype) for g, p in zip(cell.weight_grads(h_prev, dxi, cast(extra)), w))
+  h_prev, dxi, extra = jax.tree.map(lambda a: a.astype(w[0].dtype), (jnp.concatenate([h0[None], ys[:-1]]), dxi,
+                                                                      extra))  # the LSTM's extra is None
+  dw = tuple(g.astype(p.dtype) for g, p in zip(cell.weight_grads(h_prev, dxi, extra), w))
   return dxi, dw, _transposed(dcarry0)
 
 
