@@ -113,6 +113,16 @@ def check_same_experiment(saved_json, config):
                     f"--workdir, or rerun with that run's config to resume it")
 
 
+def check_same_processes(saved_meta, processes):
+  """Each process saved the data position of its own slice of the training set; on another process count the
+  slices move, and no rule keeps every example once per epoch, so refuse (sampling and eval run on any count)."""
+  before = saved_meta.get("processes", processes)  # runs saved before genjax recorded it: not checked
+  if before != processes:
+    raise UserError(f"this run was trained by {before} processes and is resuming on {processes}: the data "
+                    f"positions in its checkpoints are per process; resume it with {before} processes (any "
+                    f"device count each), or start a new --workdir (genjax sample/eval run on any count)")
+
+
 def versions():
   return {p: metadata.version(p) for p in ("jax", "flax", "optax", "orbax-checkpoint", "grain")}
 
@@ -134,6 +144,7 @@ def train(config, workdir, stream=None, stop_after=None):
     peek.close()
     if saved:
       check_same_experiment(saved["config"], config)
+      check_same_processes(saved, jax.process_count())
   with workdirs.lock(workdir, active=jax.process_index() == 0), preemption.catch_signals() as stop:
     return _train(config, workdir, task_cls, stream, stop_after, stop)
 
@@ -162,7 +173,7 @@ def _train_with(ckpts, config, workdir, task_cls, stream, stop_after, stop):
                     f"with the genjax that started it, or start a new --workdir")
   run = Run(config, workdir, saved["data"] if saved else data.meta, ckpts)
   meta = {"config": config.to_json_best_effort(), "data": data.meta, "versions": versions(),
-          "pipeline": pipeline.VERSION}
+          "pipeline": pipeline.VERSION, "processes": jax.process_count()}
   it = pipeline.train_iterator(data.train, data.transform, config.batch_size, config.seed, jax.process_index(),
                                jax.process_count(), config.data_threads)
   state, step = run.restore(it) if latest is not None else (run.init_state(), 0)

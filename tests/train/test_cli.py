@@ -15,6 +15,7 @@ from genjax import main as cli
 from genjax.errors import UserError
 from genjax.main import load_config
 from genjax.train import trainer
+from tests.train import procs
 
 SMOKE = "configs/char_rnn_pydoc.py:smoke"
 
@@ -133,6 +134,33 @@ def test_a_run_from_8_devices_samples_on_1(smoke_run, repo_root):
                          "--length", "20"], capture_output=True, text=True, cwd=repo_root, env=env, timeout=180)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.count("=====") == 2
+
+
+RESUME_IN_CHILD = ("import sys; from genjax.main import load_config; from genjax.train import trainer; "
+                   "trainer.train(load_config(sys.argv[1], sys.argv[3:]), sys.argv[2], stop_after=4)")
+
+
+def test_a_run_from_8_devices_resumes_training_on_4_then_1(tmp_path, repo_root):
+  """Parameters, optimizer state, step and data position carry over to any device count: 4 steps on 8 devices,
+  4 on 4, 4 on 1 end where 12 uninterrupted steps on 8 do (up to float reassociation across devices)."""
+  overrides = ["--config.steps=12", "--config.ckpt_every=100", "--config.eval_every=100",
+               "--config.sample_every=100"]
+  config = load_config(SMOKE, overrides)
+  whole = trainer.train(config, str(tmp_path / "whole"), stream=io.StringIO())
+  split = str(tmp_path / "split")
+  trainer.train(config, split, stream=io.StringIO(), stop_after=4)
+  for devices, step in (("4", 8), ("1", 12)):
+    env = dict(procs.env(repo_root), JAX_NUM_CPU_DEVICES=devices)
+    child = subprocess.run([sys.executable, "-c", RESUME_IN_CHILD, SMOKE, split, *overrides], cwd=repo_root,
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    out = child.stdout
+    assert f"resuming at step {step - 4}" in out and f"mesh {{'data': {devices}, 'model': 1}}" in out, out
+    assert str(step) in os.listdir(os.path.join(split, "checkpoints"))
+  _, resumed, step = trainer.open_run(split)
+  assert step == 12
+  for a, b in zip(jax.tree.leaves(jax.device_get(whole)), jax.tree.leaves(jax.device_get(resumed))):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-6)
 
 
 def test_runs_saved_before_a_new_config_key_still_open():

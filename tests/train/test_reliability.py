@@ -178,6 +178,20 @@ def test_checkpoints_of_the_per_example_pipeline_are_refused_untouched(three_che
   assert procs.info(workdir) == before
 
 
+def test_a_run_of_two_processes_is_refused_on_one_untouched(three_checkpoints, tmp_path):
+  """Each process saved its own slice's data position; one process cannot continue both (the slow 2-process
+  test checks the same through the CLI)."""
+  def as_if_two_processes(step_dir):
+    meta = step_dir / "meta" / "metadata"
+    meta.write_text(json.dumps(dict(json.loads(meta.read_text()), processes=2)))
+  workdir = damaged_copy(three_checkpoints, tmp_path / "run", as_if_two_processes)
+  before = procs.info(workdir)
+  with pytest.raises(UserError, match=r"trained by 2 processes and is resuming on 1: .* resume it with 2 "
+                                      r"processes \(any device count each\), or start a new --workdir"):
+    trainer.train(smoke("--config.steps=16", "--config.ckpt_every=4"), workdir, stream=io.StringIO())
+  assert procs.info(workdir) == before
+
+
 def test_full_disk_stops_with_a_clear_error_and_keeps_old_checkpoints(three_checkpoints, tmp_path, repo_root):
   import shutil
   workdir = str(tmp_path / "run")

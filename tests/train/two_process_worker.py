@@ -12,12 +12,14 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 
+OVERRIDES = ["--config.steps=6", "--config.ckpt_every=100", "--config.eval_every=3", "--config.sample_every=100"]
+
+
 def main(pid, port, workdir):
   jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2, process_id=pid)
   from genjax.main import load_config
   from genjax.train import trainer
-  config = load_config("configs/char_rnn_pydoc.py:smoke", ["--config.steps=6", "--config.ckpt_every=100",
-                                                           "--config.eval_every=3", "--config.sample_every=100"])
+  config = load_config("configs/char_rnn_pydoc.py:smoke", OVERRIDES)
   trainer.train(config, workdir, stream=io.StringIO(), stop_after=3)
   state = trainer.train(config, workdir, stream=io.StringIO())
   leaves = [np.asarray(multihost_utils.process_allgather(x, tiled=True)) for x in jax.tree.leaves(state)]
