@@ -12,6 +12,8 @@ from genjax.errors import UserError
 
 VARIANTS = (None, "smoke", "cpu")
 PRECISIONS = {"f32": None, "bf16": "bfloat16"}  # the models' compute dtype (None: that of the parameters)
+# jax.checkpoint_policies a run may name as `remat` (models/layers.remat), or "none".
+REMAT_POLICIES = ("nothing_saveable", "dots_saveable", "dots_with_no_batch_dims_saveable", "everything_saveable")
 
 # Logical axis -> mesh axis. Parameters name logical axes (see each model's PARAM_AXES); the mesh has
 # ('data', 'model'). Data parallel by default; 'hidden' goes to 'model' when the mesh gives it devices.
@@ -40,6 +42,7 @@ def base():
   c.fsdp = False              # also split parameters and optimizer state over 'data' (train/sharding.py)
   c.grad_accum = 1            # micro-batches per step, summed in one scan: memory of batch_size / grad_accum
   c.precision = "f32"         # 'bf16': matmuls and convolutions in bfloat16; parameters, optimizer, losses float32
+  c.remat = "none"            # a jax.checkpoint policy for each recurrent layer and conv block: memory for compute
   c.log_every = 100
   c.eval_every = 1000
   c.eval_batches = 50         # periodic eval; `genjax eval` always uses the whole held-out split
@@ -71,11 +74,18 @@ def check(c):
   require(isinstance(c.grad_accum, int) and c.grad_accum >= 1 and c.batch_size % c.grad_accum == 0,
           f"grad_accum={c.grad_accum!r} must be a positive integer dividing batch_size={c.batch_size}")
   require(c.precision in PRECISIONS, f"precision={c.precision!r} must be one of {sorted(PRECISIONS)}")
+  require(c.remat in ("none", *REMAT_POLICIES), f"remat={c.remat!r} must be 'none' or a jax.checkpoint policy: "
+          f"{', '.join(REMAT_POLICIES)}")
 
 
 def compute_dtype(c):
   """The dtype models compute in (`precision`; runs saved before it existed are float32)."""
   return PRECISIONS[c.get("precision", "f32")]
+
+
+def remat_policy(c):
+  """The `remat` policy name (runs saved before it existed: 'none')."""
+  return c.get("remat", "none")
 
 
 def lock(c):

@@ -15,8 +15,9 @@ PARAM_AXES = ()  # small convs: replicated, data parallel is what pays
 
 
 class Encoder(nnx.Module):
-  def __init__(self, shape, widths, latent, *, dtype=None, rngs):
+  def __init__(self, shape, widths, latent, *, dtype=None, remat="none", rngs):
     h, w, c = shape
+    self.remat = remat
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):  # named attributes: checkpoint paths stay strings
       setattr(self, f"conv{i}", layers.Conv(a, b, (3, 3), (2, 2), dtype=dtype, rngs=rngs))
@@ -27,15 +28,15 @@ class Encoder(nnx.Module):
   def __call__(self, x):
     """Posterior mean and log-variance [B, latent], float32."""
     for i in range(self.n):
-      x = jax.nn.relu(getattr(self, f"conv{i}")(x))
+      x = layers.remat(lambda x, conv=getattr(self, f"conv{i}"): jax.nn.relu(conv(x)), self.remat)(x)
     mean, log_var = jnp.split(self.out(x.reshape(x.shape[0], -1)).astype(jnp.float32), 2, axis=-1)
     return mean, log_var
 
 
 class Decoder(nnx.Module):
-  def __init__(self, shape, widths, latent, outputs=1, *, dtype=None, rngs):
+  def __init__(self, shape, widths, latent, outputs=1, *, dtype=None, remat="none", rngs):
     h, w, c = shape
-    self.n = len(widths)
+    self.n, self.remat = len(widths), remat
     self.start = (h // 2 ** self.n, w // 2 ** self.n, widths[-1])
     self.inp = nnx.Linear(latent, self.start[0] * self.start[1] * self.start[2], dtype=dtype, rngs=rngs)
     chans = (widths[-1], *reversed(widths))
@@ -47,17 +48,17 @@ class Decoder(nnx.Module):
     """The likelihood's float32 parameters per pixel [B, H, W, C * outputs]."""
     x = jax.nn.relu(self.inp(z)).reshape(z.shape[0], *self.start)
     for i in range(self.n):
-      x = jax.nn.relu(getattr(self, f"up{i}")(x))
+      x = layers.remat(lambda x, up=getattr(self, f"up{i}"): jax.nn.relu(up(x)), self.remat)(x)
     return self.out(x).astype(jnp.float32)
 
 
 class ConvVAE(nnx.Module):
-  def __init__(self, shape, widths=(32, 64), latent=32, outputs=1, *, dtype=None, rngs):
+  def __init__(self, shape, widths=(32, 64), latent=32, outputs=1, *, dtype=None, remat="none", rngs):
     h, w, _ = shape
     if h % 2 ** len(widths) or w % 2 ** len(widths):
       raise ValueError(f"image {shape} does not halve {len(widths)} times; use fewer widths")
-    self.encoder = Encoder(shape, widths, latent, dtype=dtype, rngs=rngs)
-    self.decoder = Decoder(shape, widths, latent, outputs, dtype=dtype, rngs=rngs)
+    self.encoder = Encoder(shape, widths, latent, dtype=dtype, remat=remat, rngs=rngs)
+    self.decoder = Decoder(shape, widths, latent, outputs, dtype=dtype, remat=remat, rngs=rngs)
 
   def encode(self, x):
     """Posterior mean and log-variance [B, latent]."""

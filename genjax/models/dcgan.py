@@ -21,10 +21,10 @@ def check_shape(shape, widths):
 
 
 class Generator(nnx.Module):
-  def __init__(self, shape, widths, z, *, dtype=None, rngs):
+  def __init__(self, shape, widths, z, *, dtype=None, remat="none", rngs):
     check_shape(shape, widths)
     h, w, c = shape
-    self.n = len(widths)
+    self.n, self.remat = len(widths), remat
     self.start = (h // 2 ** self.n, w // 2 ** self.n, widths[0])
     self.inp = nnx.Linear(z, self.start[0] * self.start[1] * widths[0], dtype=dtype, rngs=rngs)
     self.norm_inp = layers.BatchNorm(widths[0])
@@ -37,7 +37,8 @@ class Generator(nnx.Module):
   def __call__(self, z):
     x = jax.nn.relu(self.norm_inp(self.inp(z).reshape(z.shape[0], *self.start)))
     for i in range(self.n - 1):
-      x = jax.nn.relu(getattr(self, f"norm{i}")(getattr(self, f"up{i}")(x)))
+      up, norm = getattr(self, f"up{i}"), getattr(self, f"norm{i}")
+      x = layers.remat(lambda x, up=up, norm=norm: jax.nn.relu(norm(up(x))), self.remat)(x)
     return jnp.tanh(getattr(self, f"up{self.n - 1}")(x)).astype(jnp.float32)
 
 
@@ -46,10 +47,10 @@ class Discriminator(nnx.Module):
   singular value (one power iteration per update, its vector kept as model state). `second_order` for
   losses that differentiate the critic's input gradient (WGAN-GP), see layers.Conv."""
 
-  def __init__(self, shape, widths, spectral_norm=False, second_order=False, *, dtype=None, rngs):
+  def __init__(self, shape, widths, spectral_norm=False, second_order=False, *, dtype=None, remat="none", rngs):
     check_shape(shape, widths)
     h, w, c = shape
-    self.n, self.spectral, self.dtype = len(widths), spectral_norm, dtype
+    self.n, self.spectral, self.dtype, self.remat = len(widths), spectral_norm, dtype, remat
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
       setattr(self, f"conv{i}", layers.Conv(a, b, (4, 4), (2, 2), second_order, dtype=dtype, rngs=rngs))
@@ -75,8 +76,9 @@ class Discriminator(nnx.Module):
     for critics that randomize (WaveGAN's phase shuffle), unused here."""
     del rng
     for i in range(self.n):
-      name = f"conv{i}"
-      x = jax.nn.leaky_relu(getattr(self, name)(x, self._kernel(name, update_stats)), 0.2)
+      name = f"conv{i}"  # the kernel outside the block: its power iteration updates state once
+      block = lambda x, w, conv=getattr(self, name): jax.nn.leaky_relu(conv(x, w), 0.2)  # noqa: E731
+      x = layers.remat(block, self.remat)(x, self._kernel(name, update_stats))
     x, w, b = layers.compute(self.dtype, x.reshape(x.shape[0], -1), self._kernel("out", update_stats),
                              self.out.bias[...])
     return (x @ w + b)[:, 0].astype(jnp.float32)
@@ -84,6 +86,6 @@ class Discriminator(nnx.Module):
 
 class DCGAN(nnx.Module):
   def __init__(self, shape, g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False,
-               second_order=False, *, dtype=None, rngs):
-    self.g = Generator(shape, g_widths, z, dtype=dtype, rngs=rngs)
-    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, dtype=dtype, rngs=rngs)
+               second_order=False, *, dtype=None, remat="none", rngs):
+    self.g = Generator(shape, g_widths, z, dtype=dtype, remat=remat, rngs=rngs)
+    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, dtype=dtype, remat=remat, rngs=rngs)

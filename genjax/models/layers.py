@@ -193,6 +193,14 @@ def compute(dtype, *arrays):
   return arrays if dtype is None else tuple(a.astype(dtype) for a in arrays)
 
 
+def remat(fn, policy):
+  """`fn` under jax.checkpoint with the named policy of jax.checkpoint_policies, or as it is for 'none': the
+  backward pass recomputes the block's intermediates from its inputs instead of keeping them from the forward
+  (except what the policy saves), so a step's activation memory holds block inputs rather than every
+  intermediate. Models apply it per recurrent layer and per conv block (conv, norm, activation)."""
+  return fn if policy == "none" else jax.checkpoint(fn, policy=getattr(jax.checkpoint_policies, policy))
+
+
 class _Strided(nnx.Module):
   """The parameters nnx.Conv / nnx.ConvTranspose have ('kernel' [*kernel, in, out], lecun-normal; 'bias'),
   kept float32; `dtype` is the dtype the layer computes in."""

@@ -47,11 +47,12 @@ class MaskedRowHead(nnx.Module):
 
 
 class PixelRNN(nnx.Module):
-  def __init__(self, shape, hidden=256, layers=1, head=512, cell="lstm", *, dtype=None, rngs):
+  def __init__(self, shape, hidden=256, layers=1, head=512, cell="lstm", *, dtype=None, remat="none", rngs):
     h, w, c = shape
     self.shape, self.pixels, self.layers = tuple(shape), w * c, layers
     for i in range(layers):
-      setattr(self, f"rnn{i}", Recurrent(cell, self.pixels if i == 0 else hidden, hidden, dtype=dtype, rngs=rngs))
+      setattr(self, f"rnn{i}", Recurrent(cell, self.pixels if i == 0 else hidden, hidden, dtype=dtype, remat=remat,
+                                         rngs=rngs))
     self.head = MaskedRowHead(self.pixels, hidden, head, dtype=dtype, rngs=rngs)
 
   def zero_carry(self, batch):

@@ -8,6 +8,8 @@ recurrence; the scan carries only the hidden-to-hidden matmul, forward and (see 
 
 With a compute `dtype` (mixed precision) every matmul, forward and backward, runs in it, while the carry
 (h and the LSTM cell state) stays float32: rounding c to bfloat16 at every step would accumulate over time.
+With `remat` (a jax.checkpoint policy) a layer keeps only its input for the backward pass, plus what the
+policy saves (under 'dots_saveable', the input projection), and recomputes its scan there.
 """
 
 import functools
@@ -16,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from genjax.models.layers import compute
+from genjax.models.layers import compute, remat
 
 # Logical axes of each parameter, by path regex (see genjax/train/sharding.py).
 PARAM_AXES = (
@@ -34,11 +36,11 @@ class Recurrent(nnx.Module):
   """One LSTM or GRU layer over time-major [time, batch, features]: each step reads and writes contiguous
   [batch, ...] blocks, and no [B, T] <-> [T, B] transposes of the activations are needed around the scan."""
 
-  def __init__(self, cell, features, hidden, *, dtype=None, rngs):
+  def __init__(self, cell, features, hidden, *, dtype=None, remat="none", rngs):
     if cell not in CELLS:
       raise ValueError(f"unknown cell {cell!r}; use one of {sorted(CELLS)}")
     g = CELLS[cell].GATES
-    self.cell, self.hidden, self.dtype = cell, hidden, dtype
+    self.cell, self.hidden, self.dtype, self.remat = cell, hidden, dtype, remat
     self.wi = nnx.Param(nnx.initializers.lecun_normal(in_axis=0, out_axis=(1, 2))(
         rngs.params(), (features, g, hidden)))
     self.wh = nnx.Param(_orthogonal_gates(rngs.params(), g, hidden))
@@ -54,6 +56,9 @@ class Recurrent(nnx.Module):
     return (h, h) if self.cell == "lstm" else (h,)
 
   def __call__(self, x, carry):
+    return remat(self._layer, self.remat)(x, carry)
+
+  def _layer(self, x, carry):
     x, wi, b = compute(self.dtype, x, self.wi[...], self.b[...])
     xi = jnp.einsum("tbf,fgh->tbgh", x, wi) + b
     w = compute(self.dtype, *((self.wh[...],) if self.cell == "lstm" else (self.wh[...], self.bhn[...])))
@@ -203,11 +208,12 @@ def _orthogonal_gates(key, gates, hidden):
 class CharRNN(nnx.Module):
   """Embedding -> stacked recurrent layers -> logits, with dropout between layers (not through time)."""
 
-  def __init__(self, vocab, embed, hidden, layers, cell="lstm", dropout=0.0, *, dtype=None, rngs):
+  def __init__(self, vocab, embed, hidden, layers, cell="lstm", dropout=0.0, *, dtype=None, remat="none", rngs):
     self.embed = nnx.Embed(vocab, embed, dtype=dtype, rngs=rngs)
     self.layers, self.dropout = layers, dropout
     for i in range(layers):
-      setattr(self, f"rnn{i}", Recurrent(cell, embed if i == 0 else hidden, hidden, dtype=dtype, rngs=rngs))
+      setattr(self, f"rnn{i}", Recurrent(cell, embed if i == 0 else hidden, hidden, dtype=dtype, remat=remat,
+                                               rngs=rngs))
     self.head = nnx.Linear(hidden, vocab, dtype=dtype, rngs=rngs)
 
   def rnns(self):

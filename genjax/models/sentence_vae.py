@@ -17,13 +17,13 @@ PARAM_AXES = ()  # small: replicated, data parallel is what pays
 
 
 class SentenceVAE(nnx.Module):
-  def __init__(self, vocab, embed, hidden, latent, char_dropout=0.0, *, dtype=None, rngs):
+  def __init__(self, vocab, embed, hidden, latent, char_dropout=0.0, *, dtype=None, remat="none", rngs):
     self.drop_id, self.char_dropout = vocab, char_dropout  # the extra embedding row stands for a dropped char
     self.embed = nnx.Embed(vocab + 1, embed, dtype=dtype, rngs=rngs)
-    self.rnn_enc = rnn.Recurrent("gru", embed, hidden, dtype=dtype, rngs=rngs)
+    self.rnn_enc = rnn.Recurrent("gru", embed, hidden, dtype=dtype, remat=remat, rngs=rngs)
     self.posterior = nnx.Linear(hidden, 2 * latent, dtype=dtype, rngs=rngs)
     self.z_to_h = nnx.Linear(latent, hidden, dtype=dtype, rngs=rngs)
-    self.rnn_dec = rnn.Recurrent("lstm", embed + latent, hidden, dtype=dtype, rngs=rngs)
+    self.rnn_dec = rnn.Recurrent("lstm", embed + latent, hidden, dtype=dtype, remat=remat, rngs=rngs)
     self.head = nnx.Linear(hidden, vocab, dtype=dtype, rngs=rngs)
 
   def encode(self, x):

@@ -18,17 +18,21 @@ KERNEL, RESIDUAL = 5, 0.3
 
 
 class ResBlock(nnx.Module):
-  def __init__(self, d, second_order, *, dtype=None, rngs):
+  def __init__(self, d, second_order, *, dtype=None, remat="none", rngs):
     self.conv0 = layers.Conv(d, d, (KERNEL,), (1,), second_order, dtype=dtype, rngs=rngs)
     self.conv1 = layers.Conv(d, d, (KERNEL,), (1,), second_order, dtype=dtype, rngs=rngs)
+    self.remat = remat
 
   def __call__(self, x):
+    return layers.remat(self._block, self.remat)(x)
+
+  def _block(self, x):
     return x + RESIDUAL * self.conv1(jax.nn.relu(self.conv0(jax.nn.relu(x))))
 
 
-def _blocks(module, n, d, second_order, dtype, rngs):
+def _blocks(module, n, d, second_order, dtype, remat, rngs):
   for i in range(n):  # named attributes: checkpoint paths stay strings
-    setattr(module, f"block{i}", ResBlock(d, second_order, dtype=dtype, rngs=rngs))
+    setattr(module, f"block{i}", ResBlock(d, second_order, dtype=dtype, remat=remat, rngs=rngs))
 
 
 def _run_blocks(module, n, x):
@@ -38,10 +42,10 @@ def _run_blocks(module, n, x):
 
 
 class Generator(nnx.Module):
-  def __init__(self, length, vocab, d, z, blocks, *, dtype=None, rngs):
+  def __init__(self, length, vocab, d, z, blocks, *, dtype=None, remat="none", rngs):
     self.length, self.d, self.n = length, d, blocks
     self.inp = nnx.Linear(z, length * d, dtype=dtype, rngs=rngs)
-    _blocks(self, blocks, d, False, dtype, rngs)
+    _blocks(self, blocks, d, False, dtype, remat, rngs)
     self.out = nnx.Linear(d, vocab, dtype=dtype, rngs=rngs)
 
   def __call__(self, z):
@@ -51,10 +55,10 @@ class Generator(nnx.Module):
 
 
 class Critic(nnx.Module):
-  def __init__(self, length, vocab, d, blocks, second_order=True, *, dtype=None, rngs):
+  def __init__(self, length, vocab, d, blocks, second_order=True, *, dtype=None, remat="none", rngs):
     self.n = blocks
     self.inp = nnx.Linear(vocab, d, dtype=dtype, rngs=rngs)  # a 1x1 convolution
-    _blocks(self, blocks, d, second_order, dtype, rngs)
+    _blocks(self, blocks, d, second_order, dtype, remat, rngs)
     self.out = nnx.Linear(length * d, 1, dtype=dtype, rngs=rngs)
 
   def __call__(self, x, update_stats=False, rng=None):
@@ -66,6 +70,7 @@ class Critic(nnx.Module):
 
 
 class TextGAN(nnx.Module):
-  def __init__(self, length, vocab, d=128, z=128, blocks=5, second_order=True, *, dtype=None, rngs):
-    self.g = Generator(length, vocab, d, z, blocks, dtype=dtype, rngs=rngs)
-    self.d = Critic(length, vocab, d, blocks, second_order, dtype=dtype, rngs=rngs)
+  def __init__(self, length, vocab, d=128, z=128, blocks=5, second_order=True, *, dtype=None, remat="none",
+               rngs):
+    self.g = Generator(length, vocab, d, z, blocks, dtype=dtype, remat=remat, rngs=rngs)
+    self.d = Critic(length, vocab, d, blocks, second_order, dtype=dtype, remat=remat, rngs=rngs)

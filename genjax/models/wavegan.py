@@ -25,8 +25,8 @@ def _channels(d):
 
 
 class Generator(nnx.Module):
-  def __init__(self, length, d=32, z=100, channels=1, *, dtype=None, rngs):
-    self.start = length // math.prod(STRIDES)
+  def __init__(self, length, d=32, z=100, channels=1, *, dtype=None, remat="none", rngs):
+    self.start, self.remat = length // math.prod(STRIDES), remat
     widths = (*_channels(d), channels)
     self.inp = nnx.Linear(z, self.start * widths[0], dtype=dtype, rngs=rngs)
     self.widths = widths
@@ -37,8 +37,8 @@ class Generator(nnx.Module):
     x = jax.nn.relu(self.inp(z).reshape(z.shape[0], self.start, self.widths[0]))
     n = len(STRIDES)
     for i in range(n):
-      x = getattr(self, f"up{i}")(x)
-      x = jnp.tanh(x) if i == n - 1 else jax.nn.relu(x)
+      act = jnp.tanh if i == n - 1 else jax.nn.relu
+      x = layers.remat(lambda x, up=getattr(self, f"up{i}"), act=act: act(up(x)), self.remat)(x)
     return x.astype(jnp.float32)
 
 
@@ -54,12 +54,12 @@ def phase_shuffle(x, rng, n):
 
 
 class Discriminator(nnx.Module):
-  def __init__(self, length, d=32, channels=1, second_order=True, shuffle=0, *, dtype=None, rngs):
+  def __init__(self, length, d=32, channels=1, second_order=True, shuffle=0, *, dtype=None, remat="none", rngs):
     widths = (channels, *reversed(_channels(d)))
     strides = tuple(reversed(STRIDES))
     for i, (a, b, s) in enumerate(zip(widths, widths[1:], strides)):
       setattr(self, f"conv{i}", layers.Conv(a, b, (KERNEL,), (s,), second_order, dtype=dtype, rngs=rngs))
-    self.n, self.shuffle = len(strides), shuffle
+    self.n, self.shuffle, self.remat = len(strides), shuffle, remat
     self.out = nnx.Linear(length // math.prod(STRIDES) * widths[-1], 1, dtype=dtype, rngs=rngs)
 
   def __call__(self, x, update_stats=False, rng=None):
@@ -67,7 +67,7 @@ class Discriminator(nnx.Module):
     task's interface: this critic has no spectral norm.)"""
     del update_stats
     for i in range(self.n):
-      x = jax.nn.leaky_relu(getattr(self, f"conv{i}")(x), 0.2)
+      x = layers.remat(lambda x, conv=getattr(self, f"conv{i}"): jax.nn.leaky_relu(conv(x), 0.2), self.remat)(x)
       if i < self.n - 1:
         x = phase_shuffle(x, None if rng is None else jax.random.fold_in(rng, i), self.shuffle)
     return self.out(x.reshape(x.shape[0], -1))[:, 0].astype(jnp.float32)
@@ -75,9 +75,9 @@ class Discriminator(nnx.Module):
 
 class WaveGAN(nnx.Module):
   def __init__(self, length=8192, d=32, z=100, channels=1, second_order=True, phase_shuffle=0, *, dtype=None,
-               rngs):
+               remat="none", rngs):
     if length % math.prod(STRIDES):
       raise ValueError(f"clip length {length} must be a multiple of {math.prod(STRIDES)}")
-    self.g = Generator(length, d, z, channels, dtype=dtype, rngs=rngs)
-    self.d = Discriminator(length, d, channels, second_order, phase_shuffle, dtype=dtype, rngs=rngs)
+    self.g = Generator(length, d, z, channels, dtype=dtype, remat=remat, rngs=rngs)
+    self.d = Discriminator(length, d, channels, second_order, phase_shuffle, dtype=dtype, remat=remat, rngs=rngs)
 

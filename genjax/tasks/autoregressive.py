@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 from genjax import modalities
-from genjax.config import compute_dtype, require
+from genjax.config import compute_dtype, remat_policy, require
 from genjax.errors import UserError
 from genjax.models import pixel_rnn, rnn
 from genjax.tasks import common
@@ -48,16 +48,17 @@ class AutoregressiveTask:
   def __init__(self, config, meta):
     self.config, self.arch = config, config.model.arch
     self.modality = modalities.get(config.modality)(config, meta)
-    m, dtype = config.model, compute_dtype(config)
+    m, dtype, remat = config.model, compute_dtype(config), remat_policy(config)
     if self.arch == "pixel_rnn":
       self.PARAM_AXES = pixel_rnn.PARAM_AXES
       self.model = common.PureModel(lambda rngs: pixel_rnn.PixelRNN(
-          self.modality.shape, m.hidden, m.layers, m.head, m.cell, dtype=dtype, rngs=rngs))
+          self.modality.shape, m.hidden, m.layers, m.head, m.cell, dtype=dtype, remat=remat, rngs=rngs))
       self._pixels = jax.jit(lambda params, rng, t, n: self.model.bind(params).sample(rng, n, t), static_argnums=3)
     else:
       self.PARAM_AXES = rnn.PARAM_AXES
       self.model = common.PureModel(lambda rngs: rnn.CharRNN(
-          self.modality.vocab_size, m.embed, m.hidden, m.layers, m.cell, m.dropout, dtype=dtype, rngs=rngs))
+          self.modality.vocab_size, m.embed, m.hidden, m.layers, m.cell, m.dropout, dtype=dtype, remat=remat,
+          rngs=rngs))
     self.tx = optim.make(config.optim, config.steps)
     self._samplers = {}
 

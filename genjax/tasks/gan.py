@@ -15,7 +15,7 @@ import optax
 from jax import lax
 
 from genjax import modalities
-from genjax.config import compute_dtype, require
+from genjax.config import compute_dtype, remat_policy, require
 from genjax.models import dcgan, text_gan, wavegan
 from genjax.modalities.image import check_temperature
 from genjax.tasks import common
@@ -46,17 +46,18 @@ def g_loss(kind, d_fake):
   return jax.nn.softplus(-d_fake) if kind == "non_saturating" else -d_fake
 
 
-def make_model(shape, m, loss, dtype, rngs):
+def make_model(shape, m, loss, dtype, remat, rngs):
   """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]; the text
   GAN (model.arch='text_gan', width model.d, model.blocks residual blocks) for one-hot lines [T, vocab]."""
   second_order = loss == "wgan_gp"  # the penalty differentiates the critic's input gradient
   if m.arch == "text_gan":
-    return text_gan.TextGAN(shape[0], shape[1], m.d, m.z, m.blocks, second_order, dtype=dtype, rngs=rngs)
+    return text_gan.TextGAN(shape[0], shape[1], m.d, m.z, m.blocks, second_order, dtype=dtype, remat=remat,
+                            rngs=rngs)
   if m.arch == "wavegan":
     return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, m.get("phase_shuffle", 0), dtype=dtype,
-                           rngs=rngs)
+                           remat=remat, rngs=rngs)
   return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order,
-                     dtype=dtype, rngs=rngs)
+                     dtype=dtype, remat=remat, rngs=rngs)
 
 
 class GANTask:
@@ -88,8 +89,8 @@ class GANTask:
     self.modality = modalities.get(config.modality)(config, meta)
     self.shape = self.modality.shape
     m = config.model
-    dtype = compute_dtype(config)
-    self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan.loss, dtype, rngs))
+    dtype, remat = compute_dtype(config), remat_policy(config)
+    self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan.loss, dtype, remat, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
                                 "d": optim.make(config.optim, config.steps * self.gan.n_critic)})
     self._generate = jax.jit(lambda params, z: self._bind(params, ema=True).g(z))

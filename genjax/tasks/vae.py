@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 from genjax import modalities
-from genjax.config import compute_dtype, require
+from genjax.config import compute_dtype, remat_policy, require
 from genjax.data import images, text
 from genjax.errors import UserError
 from genjax.models import conv_vae, sentence_vae
@@ -54,7 +54,7 @@ class PixelHead:
   def make(self, rngs):
     m = self.config.model
     return conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, likelihoods.OUTPUTS[self.kind],
-                            dtype=compute_dtype(self.config), rngs=rngs)
+                            dtype=compute_dtype(self.config), remat=remat_policy(self.config), rngs=rngs)
 
   def inputs(self, batch, rng=None):
     """Pixels; binary ones freshly binarized when training (`rng`), the held-out set is binarized once."""
@@ -96,7 +96,7 @@ class TokenHead:
   def make(self, rngs):
     m = self.config.model
     return sentence_vae.SentenceVAE(self.modality.vocab_size, m.embed, m.hidden, m.latent, m.char_dropout,
-                                    dtype=compute_dtype(self.config), rngs=rngs)
+                                    dtype=compute_dtype(self.config), remat=remat_policy(self.config), rngs=rngs)
 
   def inputs(self, batch, rng=None):
     del rng

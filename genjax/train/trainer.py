@@ -23,7 +23,7 @@ from genjax.train import workdir as workdirs
 
 # Keys that may change between a run and its resumption; any other difference means another experiment.
 RESUMABLE_KEYS = {"steps", "log_every", "eval_every", "eval_batches", "sample_every", "ckpt_every", "keep_ckpts",
-                  "data_threads", "sample", "mesh", "rules", "fsdp", "grad_accum", "precision", "nonfinite",
+                  "data_threads", "sample", "mesh", "rules", "fsdp", "grad_accum", "precision", "remat", "nonfinite",
                   "eval_quality_periodic"}
 
 

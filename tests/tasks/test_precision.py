@@ -37,9 +37,9 @@ def matmul_dtypes(jaxpr):
           yield from matmul_dtypes(inner)
 
 
-def task_and_batches(name, precision):
+def task_and_batches(name, **overrides):
   path, over, meta, make, _ = FAMILIES[name]
-  c = config(path, **{**over, "precision": precision})
+  c = config(path, **{**over, **overrides})
   genjax_config.check(c)
   return tasks.get(c.task)(c, meta), [make(i) for i in range(4)]
 
@@ -48,7 +48,7 @@ def task_and_batches(name, precision):
 def test_bf16_computes_in_bfloat16_and_tracks_the_f32_curve(name):
   curves = {}
   for precision in ("f32", "bf16"):
-    task, batches = task_and_batches(name, precision)
+    task, batches = task_and_batches(name, precision=precision)
     state, step, curve = task.init(jax.random.PRNGKey(0)), jax.jit(task.train_step), []
     if precision == "bf16":
       dtypes = set(matmul_dtypes(jax.make_jaxpr(task.train_step)(state, batches[0]).jaxpr))
