@@ -8,6 +8,12 @@ from genjax.errors import UserError
 
 
 def check(workdir):
+  """A local (or shared, POSIX) folder: the lock is a flock and checkpoints, metrics and events are written
+  with file APIs, so a bucket URL would become a local folder named 'gs:'."""
+  if "://" in workdir:
+    raise UserError(f"workdir {workdir} is an object-store URL, and genjax workdirs are local or shared POSIX "
+                    f"folders (the one-run lock is a flock); train into a local path and copy it to the bucket "
+                    f"after (python -m launch.tpu_vm copy), or use a shared filesystem mounted on every host")
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise UserError(f"workdir {workdir} is a file; pass --workdir a new or existing run folder")
 
