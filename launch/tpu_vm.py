@@ -111,7 +111,7 @@ COMMANDS = {"create": create, "install": install, "train": train, "logs": logs, 
 
 
 def parser():
-  p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  p = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
   p.add_argument("command", choices=(*COMMANDS, "run"))
   p.add_argument("--name", required=True)
   p.add_argument("--zone", required=True)
