@@ -213,7 +213,7 @@ class CharRNN(nnx.Module):
     self.layers, self.dropout = layers, dropout
     for i in range(layers):
       setattr(self, f"rnn{i}", Recurrent(cell, embed if i == 0 else hidden, hidden, dtype=dtype, remat=remat,
-                                               rngs=rngs))
+                                         rngs=rngs))
     self.head = nnx.Linear(hidden, vocab, dtype=dtype, rngs=rngs)
 
   def rnns(self):

@@ -163,33 +163,32 @@ def test_checkpoint_of_another_model_is_refused_not_discarded(three_checkpoints,
   assert not os.path.exists(pathlib.Path(workdir, "checkpoints_corrupt"))
 
 
-def test_checkpoints_of_the_per_example_pipeline_are_refused_untouched(three_checkpoints, tmp_path):
-  """Their saved data position counts examples of another stream: resuming could not be exact."""
-  def as_before_batch_reads(step_dir):
+def refused_untouched(three_checkpoints, tmp_path, edit, match):
+  """Resuming a copy of the run whose checkpoint metadata `edit` rewrote (dict -> dict) raises a UserError
+  matching `match` and changes nothing in the workdir."""
+  def rewrite(step_dir):
     meta = step_dir / "meta" / "metadata"
-    saved = json.loads(meta.read_text())
-    del saved["pipeline"]
-    meta.write_text(json.dumps(saved))
-  workdir = damaged_copy(three_checkpoints, tmp_path / "run", as_before_batch_reads)
+    meta.write_text(json.dumps(edit(json.loads(meta.read_text()))))
+  workdir = damaged_copy(three_checkpoints, tmp_path / "run", rewrite)
   before = procs.info(workdir)
-  with pytest.raises(UserError, match=r"data position of the per-example pipeline, which this genjax "
-                                      r"\(batches-1\) cannot continue exactly.*new --workdir"):
+  with pytest.raises(UserError, match=match):
     trainer.train(smoke("--config.steps=16", "--config.ckpt_every=4"), workdir, stream=io.StringIO())
   assert procs.info(workdir) == before
+
+
+def test_checkpoints_of_the_per_example_pipeline_are_refused_untouched(three_checkpoints, tmp_path):
+  """Their saved data position counts examples of another stream: resuming could not be exact."""
+  refused_untouched(three_checkpoints, tmp_path, lambda saved: {k: v for k, v in saved.items() if k != "pipeline"},
+                    r"data position of the per-example pipeline, which this genjax \(batches-1\) cannot continue "
+                    r"exactly.*new --workdir")
 
 
 def test_a_run_of_two_processes_is_refused_on_one_untouched(three_checkpoints, tmp_path):
   """Each process saved its own slice's data position; one process cannot continue both (the slow 2-process
   test checks the same through the CLI)."""
-  def as_if_two_processes(step_dir):
-    meta = step_dir / "meta" / "metadata"
-    meta.write_text(json.dumps(dict(json.loads(meta.read_text()), processes=2)))
-  workdir = damaged_copy(three_checkpoints, tmp_path / "run", as_if_two_processes)
-  before = procs.info(workdir)
-  with pytest.raises(UserError, match=r"trained by 2 processes and is resuming on 1: .* resume it with 2 "
-                                      r"processes \(any device count each\), or start a new --workdir"):
-    trainer.train(smoke("--config.steps=16", "--config.ckpt_every=4"), workdir, stream=io.StringIO())
-  assert procs.info(workdir) == before
+  refused_untouched(three_checkpoints, tmp_path, lambda saved: dict(saved, processes=2),
+                    r"trained by 2 processes and is resuming on 1: .* resume it with 2 processes \(any device "
+                    r"count each\), or start a new --workdir")
 
 
 def test_full_disk_stops_with_a_clear_error_and_keeps_old_checkpoints(three_checkpoints, tmp_path, repo_root):
