@@ -22,9 +22,7 @@ import contextlib
 import os
 import sys
 
-from genjax.errors import UserError
-
-EXIT_USER_ERROR = 2
+from genjax.errors import EXIT_USER_ERROR, UserError
 
 
 def parse(argv):
@@ -150,8 +148,8 @@ def main(argv=None, stream=None):
 def dispatch(args, rest, stream):
   from genjax.train import trainer
   if os.environ.get("GENJAX_DISTRIBUTED") == "1":
-    import jax
-    jax.distributed.initialize()  # TPU VM slices and SLURM clusters are detected from the environment
+    from genjax.train import distributed
+    distributed.join_job()
   if args.command == "train":
     config = load_config(args.config, rest)
     trainer.train(config, args.workdir, stream=stream)

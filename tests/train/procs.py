@@ -1,6 +1,7 @@
 """Helpers to run the real `genjax` CLI in child processes (1 CPU device, shared compilation cache)."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -17,13 +18,19 @@ def env(repo_root):
   return e
 
 
+def free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
 def argv(*args):
   return [sys.executable, "-m", "genjax.main", *args]
 
 
-def run(repo_root, *args, timeout=180, **kw):
-  return subprocess.run(argv(*args), cwd=repo_root, env=env(repo_root), capture_output=True, text=True,
-                        timeout=timeout, **kw)
+def run(repo_root, *args, timeout=180, extra_env=None, **kw):
+  return subprocess.run(argv(*args), cwd=repo_root, env={**env(repo_root), **(extra_env or {})},
+                        capture_output=True, text=True, timeout=timeout, **kw)
 
 
 def start(repo_root, *args, **kw):

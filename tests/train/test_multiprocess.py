@@ -1,7 +1,6 @@
 """The multi-host code path on one machine: two JAX processes, each with 2 CPU devices, one global mesh."""
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,17 +9,11 @@ import pytest
 from tests.train import procs, two_process_worker
 
 
-def free_port():
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_train_resume_and_agree(tmp_path, repo_root):
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   env.update(JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2", PYTHONPATH=repo_root)
-  port, workdir = free_port(), str(tmp_path / "run")
+  port, workdir = procs.free_port(), str(tmp_path / "run")
   worker = os.path.join(repo_root, "tests", "train", "two_process_worker.py")
   workers = [subprocess.Popen([sys.executable, worker, str(i), str(port), workdir], cwd=repo_root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]

@@ -5,6 +5,7 @@ Started by test_multiprocess.py; argv: process_id port workdir.
 
 import hashlib
 import io
+import os
 import sys
 
 import jax
@@ -16,9 +17,10 @@ OVERRIDES = ["--config.steps=6", "--config.ckpt_every=100", "--config.eval_every
 
 
 def main(pid, port, workdir):
-  jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2, process_id=pid)
+  os.environ.update(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(pid))
   from genjax.main import load_config
-  from genjax.train import trainer
+  from genjax.train import distributed, trainer
+  distributed.join_job()  # what `GENJAX_DISTRIBUTED=1 genjax train` does
   config = load_config("configs/char_rnn_pydoc.py:smoke", OVERRIDES)
   trainer.train(config, workdir, stream=io.StringIO(), stop_after=3)
   state = trainer.train(config, workdir, stream=io.StringIO())
