@@ -64,9 +64,13 @@ class PixelHead:
     return jnp.full(x.shape[:1], float(np.prod(self.shape)))
 
   def log_px(self, model, z, x, rng=None):
+    """z [k, B, D] decoded as one batch of B*k, example-major: a flattened axis keeps the split of its outer
+    dimension, so each device decodes only its examples' samples (k-major, GSPMD gathered the whole batch)."""
     del rng
-    out = model.decoder(z.reshape(-1, z.shape[-1]))
-    return likelihoods.log_prob(self.kind, out.reshape(*z.shape[:2], *x.shape[1:-1], -1), x, self.levels)
+    k, b = z.shape[:2]
+    out = model.decoder(jnp.swapaxes(z, 0, 1).reshape(b * k, z.shape[-1]))
+    out = jnp.swapaxes(out.reshape(b, k, *out.shape[1:]), 0, 1)
+    return likelihoods.log_prob(self.kind, out, x, self.levels)
 
   def generate(self, model, z, rng, temperature, greedy=False):
     del rng, temperature, greedy

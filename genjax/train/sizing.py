@@ -1,8 +1,9 @@
 """What a run will cost before it is launched: parameters, bytes per device, FLOPs and memory of one step.
 
 `genjax info --config FILE.py:VARIANT [--mesh '(a, b)']` prints `size(config)`. Nothing trains: the train
-state exists only as shapes, and the one jitted step the trainer runs is lowered and compiled for this
-machine's devices under the config's mesh and rules, so the figures are XLA's for exactly that program.
+state exists only as shapes, and the jitted training and evaluation steps the trainer runs are lowered and
+compiled for this machine's devices under the config's mesh and rules, so the figures are XLA's for exactly
+those programs.
 """
 
 import math
@@ -20,7 +21,7 @@ FAKE_DEVICES = "XLA_FLAGS=--xla_force_host_platform_device_count"
 
 
 def size(config):
-  """A dict of figures (per device unless named total) for `config`'s training step."""
+  """A dict of figures (per device unless named total) for `config`'s training and evaluation steps."""
   from genjax.train import trainer
   task_cls = tasks.get(config.task)
   genjax_config.check(config)
@@ -30,23 +31,31 @@ def size(config):
   data = task_cls.load_data(config)
   run = trainer.Run(config, None, data.meta, None)
   state = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), run.shapes, run.state_sh)
-  compiled = run.train_step.lower(state, abstract_batch(config, data, run.batch_sh)).compile()
-  cost = compiled.cost_analysis()
-  memory = compiled.memory_analysis()
-  flops = float(cost.get("flops", 0.0)) if cost else 0.0
+  train_batch = pipeline.Stream(data.train, data.transform, config.batch_size, config.seed)(0)
+  eval_batch = next(pipeline.eval_batches(data.eval, data.eval_transform, config.batch_size))
+  train = run.train_step.lower(state, abstract_batch(train_batch, config.batch_size, run.batch_sh)).compile()
+  evaluate = run.eval_step.lower(state, abstract_batch(eval_batch, config.batch_size, run.batch_sh)).compile()
   return {
       "config": config.name, "mesh": dict(run.mesh.shape), "devices": run.mesh.size,
       "batch_size": config.batch_size, "batch_per_device": config.batch_size // run.mesh.shape["data"],
       "parameters": sum(math.prod(x.shape) for x in jax.tree.leaves(run.shapes["params"])),
       "parameter_bytes_per_device": device_bytes(state["params"]),
       "optimizer_bytes_per_device": device_bytes(state["opt_state"]),
-      "step_flops_per_device": flops, "step_flops_total": flops * run.mesh.size,
-      "step_argument_bytes": memory.argument_size_in_bytes, "step_output_bytes": memory.output_size_in_bytes,
-      "step_temp_bytes": memory.temp_size_in_bytes,
-      "step_peak_bytes_estimate": (memory.argument_size_in_bytes + memory.output_size_in_bytes
-                                   - memory.alias_size_in_bytes + memory.temp_size_in_bytes),
+      **program_figures("step", train, run.mesh.size), **program_figures("eval_step", evaluate, run.mesh.size),
       "backend": jax.default_backend(),
   }
+
+
+def program_figures(name, compiled, devices):
+  """XLA's FLOPs and memory for one compiled program, per device: the evaluation (an IWAE bound decodes k
+  samples per example) can need more than the training step it sits beside."""
+  cost, memory = compiled.cost_analysis(), compiled.memory_analysis()
+  flops = float(cost.get("flops", 0.0)) if cost else 0.0
+  return {f"{name}_flops_per_device": flops, f"{name}_flops_total": flops * devices,
+          f"{name}_argument_bytes": memory.argument_size_in_bytes, f"{name}_output_bytes": memory.output_size_in_bytes,
+          f"{name}_temp_bytes": memory.temp_size_in_bytes,
+          f"{name}_peak_bytes_estimate": (memory.argument_size_in_bytes + memory.output_size_in_bytes
+                                          - memory.alias_size_in_bytes + memory.temp_size_in_bytes)}
 
 
 def mesh_for(shape):
@@ -60,10 +69,9 @@ def mesh_for(shape):
   return sharding.make_mesh(shape)
 
 
-def abstract_batch(config, data, batch_sh):
-  """The global training batch as shapes: batch 0 of the pipeline, its leading axis the global batch."""
-  first = pipeline.Stream(data.train, data.transform, config.batch_size, config.seed)(0)
-  return {k: jax.ShapeDtypeStruct((config.batch_size, *np.shape(v)[1:]), np.asarray(v).dtype, sharding=batch_sh)
+def abstract_batch(first, global_batch, batch_sh):
+  """A pipeline batch as shapes, its leading axis the global batch."""
+  return {k: jax.ShapeDtypeStruct((global_batch, *np.shape(v)[1:]), np.asarray(v).dtype, sharding=batch_sh)
           for k, v in first.items()}
 
 
