@@ -8,6 +8,7 @@ abort; nothing has been written to the workdir yet, so nothing is lost. Outside 
 workstations, a localhost test) the job is named by JAX_COORDINATOR_ADDRESS, which jax reads, and
 JAX_NUM_PROCESSES and JAX_PROCESS_ID, which genjax reads and passes on.
 """
+
 import os
 import sys
 import threading

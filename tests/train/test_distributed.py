@@ -8,6 +8,7 @@ import pytest
 
 from tests.train import procs
 
+
 def train_alone(repo_root, tmp_path, **env):
   workdir = tmp_path / "run"
   done = procs.run(repo_root, "train", "--config", procs.SMOKE, "--workdir", str(workdir), timeout=120,
@@ -16,10 +17,12 @@ def train_alone(repo_root, tmp_path, **env):
   assert not workdir.exists()
   return done.stderr
 
+
 def test_no_job_to_join_names_the_ways_to_start_one(repo_root, tmp_path):
   err = train_alone(repo_root, tmp_path)
   assert "found no job to join (coordinator_address should be defined" in err
   assert "JAX_COORDINATOR_ADDRESS" in err and "unset GENJAX_DISTRIBUTED" in err
+
 
 @pytest.mark.parametrize("process_id", ["0", "1"])
 def test_a_coordinator_that_never_answers_times_out_in_one_line(repo_root, tmp_path, process_id):
@@ -29,6 +32,7 @@ def test_a_coordinator_that_never_answers_times_out_in_one_line(repo_root, tmp_p
                     JAX_PROCESS_ID=process_id, GENJAX_COORDINATOR_TIMEOUT="2")
   assert f"did not come together within 2 s (GENJAX_COORDINATOR_TIMEOUT): the coordinator at {address}" in err
   assert "raise GENJAX_COORDINATOR_TIMEOUT" in err
+
 
 @pytest.mark.parametrize("name, value, match", [
     ("GENJAX_COORDINATOR_TIMEOUT", "soon", "GENJAX_COORDINATOR_TIMEOUT='soon' is not a whole number"),
