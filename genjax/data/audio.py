@@ -1,17 +1,17 @@
 """Audio modality: variable-length float clips -> fixed-length `audio` in [-1, 1] with a `mask`, mu-law `codes`,
 log-mel features, and the writers for samples (.wav) and spectrogram images (.png).
 
-Clips come from `sources.wav_folder` as float32 mono at the config's rate. Every writer goes to `path + '.tmp'`
-and then `os.replace`, so an interrupted run never leaves a half-written file under the final name.
+Clips come from `sources.wav_folder` as float32 mono at the config's rate. Every writer goes through
+`files.write_atomic`, so an interrupted run never leaves a half-written file under the final name.
 """
 
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax import files
 from genjax.errors import UserError
 
 PEAK = 0.95  # peak normalization target: headroom below full scale
@@ -113,11 +113,7 @@ def write_wav(path, audio, rate):
   import soundfile
   audio = np.asarray(audio, np.float64).reshape(-1)
   pcm = np.clip(np.round(audio * 32768), -32768, 32767).astype(np.int16)
-  tmp = f"{path}.tmp"
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  soundfile.write(tmp, pcm, int(rate), subtype="PCM_16", format="WAV")
-  os.replace(tmp, path)
-  return path
+  return files.write_atomic(path, lambda f: soundfile.write(f, pcm, int(rate), subtype="PCM_16", format="WAV"))
 
 
 def hz_to_mel(f):
@@ -193,7 +189,5 @@ def spectrogram_png(clips, rate, path, n_fft=256, hop=128, mels=40, scale=3, flo
     spec = np.where(np.arange(spec.shape[0])[:, None] < frames, spec, 0)
     rows.append(np.repeat(np.repeat(spec.T[::-1], scale, 0), scale, 1))  # [mels, frames], high mels on top
     rows.append(np.full((1, rows[-1].shape[1]), 255, np.uint8))
-  tmp = f"{path}.tmp"
-  Image.fromarray(np.concatenate(rows[:-1])).save(tmp, format="PNG")
-  os.replace(tmp, path)
-  return path
+  image = Image.fromarray(np.concatenate(rows[:-1]))
+  return files.write_atomic(path, lambda f: image.save(f, format="PNG"))

@@ -14,6 +14,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from genjax import files
 from genjax.tasks import common
 
 CACHE_ENV = "GENJAX_CACHE_DIR"
@@ -95,10 +96,8 @@ def cached(name, fit, what, log=print):
   log(f"training the {name} {what} (once; cached in {path.parent})")
   params, info = fit()
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_suffix(".tmp.npz")
-  np.savez(tmp, **_flatten(params))
   path.with_suffix(".json").write_text(json.dumps(info))
-  os.replace(tmp, path)  # the .npz appears only when complete: it is what marks the cache as valid
+  files.write_atomic(path, lambda f: np.savez(f, **_flatten(params)))  # the .npz marks the cache as valid
   return params, info
 
 

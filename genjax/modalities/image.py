@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image as PILImage
 
+from genjax import files
 from genjax.config import require
 from genjax.data import image, images
 from genjax.errors import UserError
@@ -116,10 +117,7 @@ def check_temperature(temperature):
 
 def write_png(img, path):
   """Written to a temporary name and renamed: a crash never leaves a partial PNG under the final name."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  img.save(path + ".tmp", format="PNG")
-  os.replace(path + ".tmp", path)
-  return path
+  return files.write_atomic(path, lambda f: img.save(f, format="PNG"))
 
 
 def to_u8(x):

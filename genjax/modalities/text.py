@@ -10,12 +10,12 @@ real text.
 
 import dataclasses
 import hashlib
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genjax import files
 from genjax.config import require
 from genjax.data import text
 from genjax.errors import UserError
@@ -168,8 +168,4 @@ def _identity(batch, rng=None):
 
 def write_text(path, content):
   """`content` at `path`, complete or not at all (written aside, then renamed); returns the path."""
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.write(content)
-  os.replace(path + ".tmp", path)
-  return path
+  return files.write_atomic(path, content)

@@ -15,6 +15,7 @@ import ml_collections
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from genjax import config as genjax_config
+from genjax import files
 from genjax import tasks
 from genjax.data import pipeline
 from genjax.errors import UserError
@@ -322,9 +323,7 @@ def evaluate(workdir, overrides=None):
   result["step"] = step
   path = os.path.join(workdir, f"eval_step_{step}.json")
   if jax.process_index() == 0:
-    with open(path + ".tmp", "w") as f:
-      json.dump(result, f, indent=1)
-    os.replace(path + ".tmp", path)
+    files.write_atomic(path, json.dumps(result, indent=1))
   return result, path
 
 
