@@ -10,6 +10,7 @@ JAX_NUM_PROCESSES and JAX_PROCESS_ID, which genjax reads and passes on.
 """
 
 import os
+import socket
 import sys
 import threading
 
@@ -37,6 +38,13 @@ def join_job():
                     "unset GENJAX_DISTRIBUTED to train alone") from None
   finally:
     watchdog.cancel()
+
+
+def free_local_port():
+  """A port nothing listens on now, for a coordinator on this machine (localhost jobs: tests, benchmarks)."""
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
 
 
 def _timeout():

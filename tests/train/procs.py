@@ -1,7 +1,6 @@
 """Helpers to run the real `genjax` CLI in child processes (1 CPU device, shared compilation cache)."""
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -16,12 +15,6 @@ def env(repo_root):
   e.update(JAX_NUM_CPU_DEVICES="1", JAX_PLATFORMS="cpu", PYTHONUNBUFFERED="1", JAX_COMPILATION_CACHE_DIR=cache,
            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5")
   return e
-
-
-def free_port():
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return s.getsockname()[1]
 
 
 def argv(*args):

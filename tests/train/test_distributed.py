@@ -6,6 +6,7 @@ unanswered coordinator would abort this one. The job that does come together is 
 
 import pytest
 
+from genjax.train import distributed
 from tests.train import procs
 
 
@@ -27,7 +28,7 @@ def test_no_job_to_join_names_the_ways_to_start_one(repo_root, tmp_path):
 @pytest.mark.parametrize("process_id", ["0", "1"])
 def test_a_coordinator_that_never_answers_times_out_in_one_line(repo_root, tmp_path, process_id):
   """Process 1 waits for an address nobody serves; process 0 serves it and waits for a peer that never comes."""
-  address = f"127.0.0.1:{procs.free_port()}"
+  address = f"127.0.0.1:{distributed.free_local_port()}"
   err = train_alone(repo_root, tmp_path, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES="2",
                     JAX_PROCESS_ID=process_id, GENJAX_COORDINATOR_TIMEOUT="2")
   assert f"did not come together within 2 s (GENJAX_COORDINATOR_TIMEOUT): the coordinator at {address}" in err

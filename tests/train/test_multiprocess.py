@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from genjax.train import distributed
 from tests.train import procs, two_process_worker
 
 
@@ -13,7 +14,7 @@ from tests.train import procs, two_process_worker
 def test_two_processes_train_resume_and_agree(tmp_path, repo_root):
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   env.update(JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES="2", PYTHONPATH=repo_root)
-  port, workdir = procs.free_port(), str(tmp_path / "run")
+  port, workdir = distributed.free_local_port(), str(tmp_path / "run")
   worker = os.path.join(repo_root, "tests", "train", "two_process_worker.py")
   workers = [subprocess.Popen([sys.executable, worker, str(i), str(port), workdir], cwd=repo_root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
