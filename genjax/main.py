@@ -157,9 +157,9 @@ def dispatch(args, rest, stream):
   elif args.command == "sample":
     _, path = trainer.sample(args.workdir, args.n, args.prompt, args.temperature, args.length, args.top_k,
                                    args.seed, args.separate, args.interpolate)
-    if path.endswith(".txt") and os.path.isfile(path):  # text: print what was written
-      with open(path, encoding="utf-8") as f:
-        print(f.read(), end="")
+    from etils import epath
+    if path.endswith(".txt") and epath.Path(path).is_file():  # text: print what was written (even in a bucket)
+      print(epath.Path(path).read_text(encoding="utf-8"), end="")
     print(f"\n(written to {path})", file=sys.stderr)
   elif args.command == "eval":
     result, path = trainer.evaluate(args.workdir, eval_overrides(rest))

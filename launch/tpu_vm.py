@@ -6,10 +6,13 @@
   python -m launch.tpu_vm run     ...   # create, install, train; after a preemption recreate and resume
   python -m launch.tpu_vm logs | copy --dest DIR | delete   --name g1 --zone us-central2-b
 
-Every command takes `--dry-run` and then prints the exact gcloud commands instead of running them. The
-workdir lives on worker 0's disk (genjax workdirs are POSIX folders, see genjax/train/workdir.py), so a
-preempted VM loses it when recreated unless it was copied: `run` copies it to `--dest` after every train
-attempt, and resumes from there on a new VM; use a single-host type (v4-8, v5litepod-8, ...) for that reason.
+Every command takes `--dry-run` and then prints the exact gcloud commands instead of running them.
+
+Where the run is kept: a `gs://BUCKET/PATH` workdir outlives the VM, so after a preemption `run` recreates the
+VM and resumes straight from the bucket, on any slice, multi-host ones included (every worker reads and
+writes the same checkpoints). A local workdir (`runs/x`) lives on worker 0's disk, which a recreated VM loses:
+then `run` copies it to `--dest` after every train attempt and puts it back on the new VM, and only a
+single-host type (v4-8, v5litepod-8, ...) works.
 """
 
 import argparse
@@ -42,11 +45,16 @@ def create(args):
       f"--accelerator-type={args.type}", f"--version={RUNTIME}", *spot]]
 
 
+def in_bucket(args):
+  return args.workdir.startswith("gs://")
+
+
 def install(args):
-  """The project at `--rev` on every worker, with the pinned constraints and the `tpu` extra."""
+  """The project at `--rev` on every worker, with the pinned constraints, the `tpu` extra and `gcs` (for a
+  gs:// workdir; the VM's service account is its credential)."""
   steps = (f"(test -d {REMOTE_DIR} || git clone {shlex.quote(args.repo)} {REMOTE_DIR})",
            f"cd {REMOTE_DIR}", "git fetch --quiet origin", f"git checkout --quiet {shlex.quote(args.rev)}",
-           "python3 -m venv .venv", ".venv/bin/pip install --quiet -c constraints.txt -e '.[tpu]'")
+           "python3 -m venv .venv", ".venv/bin/pip install --quiet -c constraints.txt -e '.[tpu,gcs]'")
   return [ssh(args, " && ".join(steps))]
 
 
@@ -58,7 +66,10 @@ def train(args):
 
 
 def restore(args):
-  """A copied workdir back onto a new VM's worker 0, so `train` resumes from its last checkpoint."""
+  """A copied workdir back onto a new VM's worker 0, so `train` resumes from its last checkpoint (a bucket
+  needs none: it was never on the VM)."""
+  if in_bucket(args):
+    return []
   return [gcloud(args, "tpu-vm", "scp", "--recurse", f"{args.dest}/.", f"{args.name}:{REMOTE_DIR}/{args.workdir}")
           + ["--worker=0"]]
 
@@ -68,7 +79,10 @@ def logs(args):
 
 
 def copy(args):
-  """Worker 0's workdir (checkpoints, metrics.jsonl, tb/, samples/) to `--dest` (a folder here)."""
+  """The workdir (checkpoints, metrics.jsonl, tb/, samples/) to `--dest` (a folder here): from the bucket, or
+  from worker 0's disk."""
+  if in_bucket(args):
+    return [["mkdir", "-p", args.dest], ["gcloud", "storage", "rsync", "--recursive", args.workdir, args.dest]]
   return [["mkdir", "-p", args.dest],
           gcloud(args, "tpu-vm", "scp", "--recurse", f"{args.name}:{REMOTE_DIR}/{args.workdir}/.", args.dest)
           + ["--worker=0"]]
@@ -89,16 +103,18 @@ def state(args, capture):
 def run(args, execute, capture):
   """create + install + train, then copy; after a preemption (genjax exited 75, or the VM is not READY when
   train fails) delete, recreate, restore the copied workdir and train again, up to --relaunches times. It
-  resumes from the last copy: a VM lost before its copy resumes from the one before. Returns the exit status."""
+  resumes from the last copy: a VM lost before its copy resumes from the one before. A bucket workdir resumes
+  from its last checkpoint and is copied to --dest (if given) once, at the end. Returns the exit status."""
   fresh = True
   for attempt in range(args.relaunches + 1):
     for cmd in create(args) + install(args) + ([] if fresh else restore(args)):
       if execute(cmd) != 0:
         return 1
     code = execute(train(args)[0])
-    for cmd in copy(args):
+    finished = code in (0, USER_ERROR) or (code != PREEMPTED and state(args, capture) == "READY")
+    for cmd in copy(args) if args.dest and (finished or not in_bucket(args)) else []:
       execute(cmd)
-    if code in (0, USER_ERROR) or (code != PREEMPTED and state(args, capture) == "READY"):
+    if finished:
       return code  # finished, or failed in a way a new VM would repeat
     print(f"tpu_vm: preempted (attempt {attempt + 1}); recreating {args.name} to resume", file=sys.stderr,
           flush=True)
@@ -122,7 +138,7 @@ def parser():
   p.add_argument("--rev", default="main")
   p.add_argument("--config")
   p.add_argument("--workdir", default="runs/tpu")
-  p.add_argument("--dest", help="local folder for copy (and run's copies)")
+  p.add_argument("--dest", help="local folder for copy (and run's copies; optional with a gs:// workdir)")
   p.add_argument("--relaunches", type=int, default=10)
   p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
   return p
@@ -138,11 +154,12 @@ def main(argv=None):
     parser().error(f"{args.command} needs --config FILE.py[:VARIANT]")
   if args.command in ("install", "run") and not args.repo:
     parser().error(f"{args.command} needs --repo, the git URL every worker clones")
-  if args.command in ("copy", "run") and not args.dest:
-    parser().error(f"{args.command} needs --dest, a local folder for the workdir")
+  if (args.command == "copy" or args.command == "run" and not in_bucket(args)) and not args.dest:
+    parser().error(f"{args.command} needs --dest, a local folder for the workdir"
+                   + ("" if args.command == "copy" else " (or a gs://BUCKET/PATH --workdir, which outlives the VM)"))
   if args.dry_run:
     cmds = COMMANDS[args.command](args) if args.command != "run" else (
-        create(args) + install(args) + train(args) + copy(args))
+        create(args) + install(args) + train(args) + (copy(args) if args.dest else []))
     print("\n".join(shlex.join(c) for c in cmds))
     return 0
   execute = lambda cmd: subprocess.run(cmd).returncode  # noqa: E731

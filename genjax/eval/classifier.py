@@ -5,8 +5,6 @@ data fingerprint, with its test accuracy beside it, so every later evaluation re
 """
 
 import json
-import os
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +14,6 @@ from flax import nnx
 
 from genjax import files
 from genjax.tasks import common
-
-CACHE_ENV = "GENJAX_CACHE_DIR"
 
 
 class DigitCNN(nnx.Module):
@@ -37,7 +33,7 @@ class DigitCNN(nnx.Module):
 
 
 def cache_dir():
-  return pathlib.Path(os.environ.get(CACHE_ENV, pathlib.Path.home() / ".cache" / "genjax")) / "classifiers"
+  return files.cache_dir("classifiers")
 
 
 class Classifier:

@@ -1,8 +1,9 @@
 """Orbax checkpoints at workdir/checkpoints: train state + data iterator + JSON metadata, async, keep-N.
 
 Safety rules, each tested:
-- A step directory counts only once Orbax has committed it (it writes under a temporary name and renames);
-  leftovers of a killed save are removed at start.
+- A step directory counts only once Orbax has committed it (on a disk it writes under a temporary name and
+  renames; in a gs:// bucket it writes in place and adds commit_success.txt last); leftovers of a killed save
+  are removed at start.
 - Orbax removes an old step only after the newer one is committed, so a failed save never costs a good one.
 - On restore, a step that cannot be read, or whose state no longer matches the SHA-256 digest recorded when it
   was saved, is moved to workdir/checkpoints_corrupt/ with a warning, and the next older one is tried.
@@ -10,26 +11,24 @@ Safety rules, each tested:
 
 import hashlib
 import os
-import shutil
 import sys
 
 import grain
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 from jax.experimental import multihost_utils
 
+from genjax import files
 from genjax.errors import UserError
-
-
-TMP_MARK = ".orbax-checkpoint-tmp"
 
 
 class Checkpoints:
 
   def __init__(self, workdir, keep=3, create=True):
-    self.workdir = os.path.abspath(workdir)
-    self.directory = os.path.join(self.workdir, "checkpoints")  # Orbax needs absolute paths
+    self.workdir = workdir if files.is_url(workdir) else os.path.abspath(workdir)  # Orbax needs absolute paths
+    self.directory = os.path.join(self.workdir, "checkpoints")
     if create:
       self._remove_unfinished_saves()
     self.manager = ocp.CheckpointManager(
@@ -41,10 +40,11 @@ class Checkpoints:
   def _remove_unfinished_saves(self):
     """Leftovers of a save that a kill interrupted: never committed, so never a checkpoint. (Done here, in the
     foreground: Orbax's own cleanup runs in a thread that a quickly exiting process cuts short.)"""
-    if jax.process_index() == 0 and os.path.isdir(self.directory):
-      for name in os.listdir(self.directory):
-        if TMP_MARK in name:
-          shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
+    directory = epath.Path(self.directory)
+    if jax.process_index() == 0 and directory.is_dir():
+      for path in directory.iterdir():
+        if path.is_dir() and ocp.path.step.is_path_temporary(path):
+          path.rmtree()
     multihost_utils.sync_global_devices("genjax checkpoint cleanup")
 
   def steps(self):
@@ -67,7 +67,7 @@ class Checkpoints:
       raise self._write_error("in flight", e) from None
 
   def _write_error(self, step, error):
-    good = [s for s in self.steps() if os.path.isdir(os.path.join(self.directory, str(s)))]
+    good = [s for s in self.steps() if self._step_dir(s).is_dir()]
     return UserError(f"writing the checkpoint (step {step}) to {self.directory} failed: {_reason(error)}; free "
                      f"disk space or fix the folder's permissions, then rerun to resume from step "
                      f"{good[0] if good else 'none'} (earlier checkpoints are untouched)")
@@ -128,16 +128,19 @@ class Checkpoints:
 
     A step that vanished meanwhile was removed by the run still training in this workdir (keep-N): not damage.
     """
-    target = os.path.join(self.workdir, "checkpoints_corrupt", str(step))
-    if jax.process_index() == 0 and os.path.isdir(os.path.join(self.directory, str(step))):
-      while os.path.exists(target):
-        target += "+"
-      os.makedirs(os.path.dirname(target), exist_ok=True)
-      shutil.move(os.path.join(self.directory, str(step)), target)
+    target = epath.Path(self.workdir) / "checkpoints_corrupt" / str(step)
+    if jax.process_index() == 0 and self._step_dir(step).is_dir():
+      while target.exists():
+        target = target.with_name(target.name + "+")
+      target.parent.mkdir(parents=True, exist_ok=True)
+      self._step_dir(step).rename(target)
       print(f"genjax: warning: skipped checkpoint step {step} ({_reason(error)}); moved it to {target}",
             file=sys.stderr)
     multihost_utils.sync_global_devices(f"genjax quarantine {step}")
     self.manager.reload()
+
+  def _step_dir(self, step):
+    return epath.Path(self.directory) / str(step)
 
   def close(self):
     """Always safe in a `finally`: a failure here was already raised by save() or wait() on the way out."""

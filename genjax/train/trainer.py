@@ -12,6 +12,7 @@ from importlib import metadata
 
 import jax
 import ml_collections
+from etils import epath
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from genjax import config as genjax_config
@@ -139,7 +140,7 @@ def train(config, workdir, stream=None, stop_after=None):
   genjax_config.check(config)
   task_cls.check_config(config)
   sharding.check_batch(config.batch_size, sharding.make_mesh(config.mesh.shape), config.get("grad_accum", 1))
-  if os.path.isdir(os.path.join(workdir, "checkpoints")):  # refuse another experiment before touching anything
+  if (epath.Path(workdir) / "checkpoints").is_dir():  # refuse another experiment before touching anything
     peek = checkpoint.Checkpoints(workdir, create=False)
     _, saved = peek.newest_meta()
     peek.close()
@@ -271,7 +272,7 @@ def first_step_seconds(t0, metrics):
 def open_run(workdir, overrides=None):
   """A finished or running workdir, laid out on this machine's devices (any count) for sampling/eval."""
   workdirs.check(workdir)
-  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+  if not (epath.Path(workdir) / "checkpoints").is_dir():
     raise UserError(f"no checkpoints in {workdir}; train first with `genjax train --config ... --workdir "
                     f"{workdir}`")
   ckpts = checkpoint.Checkpoints(workdir, create=False)

@@ -31,7 +31,8 @@ def test_install_train_logs_copy_commands(capsys):
   (install,) = dry(capsys, "install", *VM, "--repo", "https://example.org/genjax.git", "--rev", "v1")
   assert install[:7] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh", "g1", "--zone=us-central2-b"]
   assert install[7] == "--worker=all"
-  assert "git checkout --quiet v1" in install[8] and "pip install --quiet -c constraints.txt -e '.[tpu]'" in install[8]
+  assert "git checkout --quiet v1" in install[8]
+  assert "pip install --quiet -c constraints.txt -e '.[tpu,gcs]'" in install[8]
   (train,) = dry(capsys, "train", *RUN)
   assert train[7] == "--worker=all"
   assert ("GENJAX_DISTRIBUTED=1 .venv/bin/genjax train --config configs/vae_mnist.py:cpu --workdir runs/v "
@@ -42,6 +43,8 @@ def test_install_train_logs_copy_commands(capsys):
   assert mkdir == ["mkdir", "-p", "/tmp/v"]
   assert scp[3:] == ["tpu-vm", "scp", "--recurse", "g1:~/genjax/runs/v/.", "/tmp/v", "--zone=us-central2-b",
                      "--worker=0"]
+  assert dry(capsys, "copy", *VM, "--workdir", "gs://b/v", "--dest", "/tmp/v")[1] == [
+      "gcloud", "storage", "rsync", "--recursive", "gs://b/v", "/tmp/v"]
 
 
 @pytest.mark.parametrize("argv, needs", [(["train", *VM], "--config"), (["install", *VM], "--repo"),
@@ -76,6 +79,19 @@ def test_run_recreates_after_preemption_and_resumes_from_the_copy(code, vm_state
   assert kinds(calls) == ["create", "ssh", "ssh", "mkdir", "scp", "delete",
                           "create", "ssh", "scp", "ssh", "mkdir", "scp"]
   assert calls[8][6:8] == ["/tmp/v/.", "g1:~/genjax/runs/v"]  # the copy goes back before training resumes
+
+
+def test_a_bucket_workdir_resumes_on_a_new_vm_without_copies(capsys):
+  """The checkpoints outlive the VM in the bucket: no copy between attempts, none back, one at the end."""
+  argv = ["run", *RUN[:RUN.index("--workdir")], "--workdir", "gs://b/v", "--dest", "/tmp/v"]
+  calls, execute, capture = scripted([75, 0], [])
+  args, rest = tpu_vm.parser().parse_known_args(argv)
+  args.overrides = rest
+  assert tpu_vm.run(args, execute, capture) == 0
+  assert kinds(calls) == ["create", "ssh", "ssh", "delete", "create", "ssh", "ssh", "mkdir", "gcloud"]
+  assert "--workdir gs://b/v" in calls[6][-1]
+  no_dest = [a for a in argv if a not in ("--dest", "/tmp/v")]
+  assert [c[4] for c in dry(capsys, *no_dest)] == ["create", "ssh", "ssh"]  # --dest is optional for a bucket
 
 
 @pytest.mark.parametrize("code, vm_state", [(2, "PREEMPTED"), (1, "READY")])

@@ -7,10 +7,12 @@ import pathlib
 import random
 import shlex
 import signal
+import socket
 import subprocess
 import time
 
 import jax.numpy as jnp
+import orbax.checkpoint as ocp
 import pytest
 
 from genjax import tasks
@@ -18,7 +20,7 @@ from genjax.data import sources
 from genjax.errors import UserError
 from genjax.main import load_config
 from genjax.tasks.autoregressive import AutoregressiveTask
-from genjax.train import checkpoint, trainer
+from genjax.train import trainer
 from genjax.train import workdir as workdirs
 from tests.train import procs
 from tests.train.procs import SMOKE
@@ -61,7 +63,7 @@ def test_exact_resume_under_kill_9(tmp_path, repo_root, config, n_kills, steps, 
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     kills += 1
-    in_save += any(checkpoint.TMP_MARK in p.name for p in (pathlib.Path(workdir) / "checkpoints").iterdir())
+    in_save += any(map(ocp.path.step.is_path_temporary, (pathlib.Path(workdir) / "checkpoints").iterdir()))
     start = next((ln for ln in lines if "resuming at step" in ln), "at step 0")
     resumed_at.append(int(start.split("at step ")[1].split()[0]))
   final = procs.run(repo_root, *args, "--workdir", workdir)
@@ -210,7 +212,8 @@ def test_full_disk_stops_with_a_clear_error_and_keeps_old_checkpoints(three_chec
 def test_second_trainer_on_a_busy_workdir_is_refused(tmp_path, repo_root):
   workdir = str(tmp_path / "run")
   with workdirs.lock(workdir):
-    with pytest.raises(UserError, match=f"in use by a running genjax \\(pid {os.getpid()}\\)"):
+    me = f"pid {os.getpid()} on {socket.gethostname()}"
+    with pytest.raises(UserError, match=f"in use by a running genjax \\({me}\\)"):
       trainer.train(smoke(), workdir, stream=io.StringIO())
   holder = procs.start(repo_root, "train", "--config", SMOKE, "--workdir", workdir, "--config.steps=100000")
   assert procs.wait_for_line(holder, "first step", [])
