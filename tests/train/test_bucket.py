@@ -1,7 +1,6 @@
 """A gs:// workdir, against a local Cloud Storage emulator (no network): train, resume, sample, and the errors
 a researcher meets first (no client library, no credentials, no bucket, another object store)."""
 
-import gc
 import io
 import os
 import socket
@@ -9,14 +8,14 @@ import sys
 
 import pytest
 
-gcs_emulator = pytest.importorskip("gcp_storage_emulator.server", reason="the test extra installs the emulator")
+pytest.importorskip("gcp_storage_emulator", reason="the test extra installs the storage emulator")
 
 from etils import epath  # noqa: E402
 
 from genjax import main as cli  # noqa: E402
 from genjax.errors import UserError  # noqa: E402
-from genjax.train import distributed  # noqa: E402
 from genjax.train import workdir as workdirs  # noqa: E402
+from tests.train.emulator import storage  # noqa: E402
 
 SMOKE = "configs/char_rnn_pydoc.py:smoke"
 BUCKET = "genjax-test"
@@ -24,19 +23,8 @@ BUCKET = "genjax-test"
 
 @pytest.fixture(scope="module")
 def emulator():
-  """The emulator in this process (a thread), and the variables that point gcsfs, google-cloud-storage and
-  TensorStore (Orbax's array writer) at it."""
-  port = distributed.free_local_port()
-  server = gcs_emulator.create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
-  server.start()
-  url = f"http://127.0.0.1:{port}"
-  with pytest.MonkeyPatch.context() as mp:
-    for key, value in dict(STORAGE_EMULATOR_HOST=url, TENSORSTORE_GCS_HTTP_URL=url, NO_GCE_CHECK="True",
-                           GOOGLE_AUTH_TOKEN_FOR_TESTING="emulator").items():
-      mp.setenv(key, value)
-    yield f"gs://{BUCKET}"
-    gc.collect()  # closed TensorBoard writers upload once more when collected: while the emulator still runs
-  server.stop()
+  with storage(BUCKET) as root:
+    yield root
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +36,15 @@ def genjax(*argv, stream=None):
   return cli.main(list(argv), stream=stream or io.StringIO())
 
 
+def train_on_emulator(*argv, stream=None):
+  """`genjax train`, rerun once if it stopped: the emulator ignores GCS's write preconditions, and about one
+  run in ten TensorStore then rejects its reply ("Malformed StorageGeneration") while committing a
+  checkpoint. Rerunning is what the error tells a user to do, and the rerun resumes from the last committed
+  step, so the assertions below still hold it to a complete, resumable run."""
+  if genjax("train", *argv, stream=stream) != 0:
+    assert genjax("train", *argv, stream=stream) == 0
+
+
 def names(url):
   """Every object under a gs:// prefix, relative to it."""
   import gcsfs
@@ -57,12 +54,12 @@ def names(url):
 
 def test_train_resume_and_sample_in_a_bucket(emulator, capsys):
   run = f"{emulator}/runs/rnn"
-  train = ("train", "--config", SMOKE, "--workdir", run)
-  assert genjax(*train, "--config.steps=10") == 0
+  train = ("--config", SMOKE, "--workdir", run)
+  train_on_emulator(*train, "--config.steps=10")
   stray = epath.Path(run) / "checkpoints" / "15" / "state" / "half_written"  # a save killed mid-write: no
   stray.write_text("x")  # commit_success.txt, so never a checkpoint; the next start removes it
   progress = io.StringIO()
-  assert genjax(*train, "--config.steps=20", stream=progress) == 0
+  train_on_emulator(*train, "--config.steps=20", stream=progress)
   assert "resuming at step 10" in progress.getvalue()
   objects = names(run)
   assert {n.split("/")[1] for n in objects if n.startswith("checkpoints/")} == {"10", "20"}
