@@ -113,12 +113,14 @@ def vae(c):
   """VAE family: model.arch 'conv_vae' with likelihood 'bernoulli' (binary pixels, dynamically binarized in
   training), 'logistic' or 'gaussian' (discretized over data.levels), or 'sentence_vae' (text lines, likelihood
   'categorical'); KL weight warmed up over kl_warmup_steps ('linear' or Bowman's 'logistic' schedule), free
-  bits per latent dimension as an option; IWAE bound at evaluation."""
+  bits per latent dimension as an option; the IWAE bound at evaluation, and in training with
+  train_iw_samples > 1."""
   c.model = dict(arch="conv_vae", widths=(32, 64), latent=32)
   c.likelihood = "bernoulli"
   c.kl_warmup_steps = 2000
   c.kl_schedule = "linear"
   c.free_bits = 0.0           # nats per latent dimension below which the KL is not pushed down (0: off)
+  c.train_iw_samples = 1      # 1: the ELBO; k > 1: the k-sample IWAE bound (k decoder passes per image)
   c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
   c.sample = dict(n=64, temperature=1.0)
 

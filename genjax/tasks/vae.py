@@ -150,6 +150,12 @@ LIKELIHOODS = {"conv_vae": likelihoods.KINDS, "sentence_vae": ("categorical",)}
 MODALITY = {"conv_vae": "image", "sentence_vae": "text"}
 
 
+def iw_bound(log_w):
+  """The importance-weighted bound log (1/k) sum_k w_k [B] from log weights [k, B]: the ELBO's one-sample
+  estimate at k = 1, tighter (larger in expectation) as k grows."""
+  return jax.nn.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
+
+
 def lerp(a, b, steps):
   """Rows of `steps` points from each row of a [P, D] to the same row of b, as [P * steps, D]."""
   t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
@@ -174,6 +180,10 @@ class VAETask:
     k = config.eval_iw_samples
     require(k >= 1 and (k <= IW_CHUNK or k % IW_CHUNK == 0),
             f"eval_iw_samples={k} must be 1..{IW_CHUNK} or a multiple of {IW_CHUNK}")
+    require(config.train_iw_samples >= 1, f"train_iw_samples={config.train_iw_samples} must be 1 (the ELBO) or "
+            "more (the IWAE bound)")
+    require(config.train_iw_samples == 1 or not config.free_bits, f"free_bits={config.free_bits} floors the "
+            "ELBO's analytic KL, which the IWAE bound has no term for: set free_bits=0 or train_iw_samples=1")
     modalities.get(config.modality).check_config(config)
     require(config.likelihood in LIKELIHOODS[m.arch], f"likelihood={config.likelihood!r} must be one of "
             f"{LIKELIHOODS[m.arch]} for model.arch={m.arch!r}")
@@ -219,20 +229,25 @@ class VAETask:
     return log_px, log_pz, log_qz, kl
 
   def train_step(self, state, batch):
-    """One update on the batch's negative ELBO (KL weighted by warm-up, free bits), summed over `grad_accum`
-    micro-batches: the same gradient as the whole batch, except that the sentence VAE's character dropout
-    draws its masks per micro-batch."""
+    """One update on the batch's negative bound, summed over `grad_accum` micro-batches: the same gradient as
+    the whole batch, except that the sentence VAE's character dropout draws its masks per micro-batch. With
+    train_iw_samples = 1 the bound is the ELBO with the analytic KL (weighted by warm-up, floored by free
+    bits); with k > 1 it is the k-sample IWAE bound (Burda et al. 2016), warm-up weighting log p(z)/q(z|x)."""
     rng = common.step_rng(state)
     in_rng, z_rng = jax.random.split(rng)
     drop_rng = jax.random.fold_in(rng, 2)
-    x = self.head.inputs(batch, in_rng)
-    inputs, n = (x, self._noise(z_rng, 1, x)[0]), jax.tree.leaves(x)[0].shape[0]
+    x, k = self.head.inputs(batch, in_rng), self.config.train_iw_samples
+    n = jax.tree.leaves(x)[0].shape[0]
+    # [B, k, D], example-major so micro-batches slice examples; k = 1 draws the same numbers as [1, B, D].
+    inputs = (x, jax.random.normal(z_rng, (n, k, self.config.model.latent)))
     beta = kl_weight(state["step"], self.config.kl_warmup_steps, self.config.kl_schedule)
     free = self.config.free_bits
 
     def loss_fn(params, micro):
-      log_px, _, _, kl = self._terms(params, micro[0], micro[1][None], drop_rng)
-      rec, kl_seq = -log_px[0].sum() / n, kl.sum() / n
+      log_px, log_pz, log_qz, kl = self._terms(params, micro[0], jnp.swapaxes(micro[1], 0, 1), drop_rng)
+      rec, kl_seq = -log_px.mean(0).sum() / n, kl.sum() / n
+      if k > 1:
+        return -iw_bound(log_px + beta * (log_pz - log_qz)).sum() / n, (rec, kl_seq)
       # Free bits (Kingma et al. 2016): each dimension's batch-mean KL is not pushed below `free` nats (a
       # whole-batch term: check_config refuses it with grad_accum > 1).
       kl_term = jnp.maximum(free, kl.sum(0) / n).sum() if free else kl_seq
@@ -252,8 +267,7 @@ class VAETask:
     rng = jax.random.PRNGKey(0)  # the same posterior samples at every evaluation: comparable numbers
     log_px, _, _, kl = self._terms(state["params"], x, self._noise(rng, 1, x))
     kl = kl.sum(-1)
-    log_w = self._iw_log_weights(state["params"], x, rng, k)
-    nll = math.log(k) - jax.nn.logsumexp(log_w, axis=0)
+    nll = -iw_bound(self._iw_log_weights(state["params"], x, rng, k))
     return {"neg_elbo": ((kl - log_px[0]) * w).sum(), "kl": (kl * w).sum(), "nll_iw": (nll * w).sum(),
             "units": (self.head.units(x) * w).sum(), "examples": w.sum()}
 

@@ -60,6 +60,25 @@ def test_importance_weighting_tightens_the_bound(task):
   assert float(padded["examples"]) == 4 and float(padded["units"]) == 4 * 28 * 28
 
 
+def test_iwae_training_bound_is_the_elbo_at_k1_and_tightens_with_k(task):
+  """The k = 1 loss (analytic KL) is the mean of one-sample bounds; k > 1 losses fall with k and train."""
+  state = task.init(jax.random.PRNGKey(0))
+  step = jax.jit(task.train_step)
+  batch = {"image": strokes()}
+  for _ in range(20):
+    state, _ = step(state, batch)
+  loss = {k: float(jax.jit(make_task(train_iw_samples=k).train_step)(state, batch)[1]["loss"]) for k in (1, 5, 50)}
+  one_sample = task._iw_log_weights(state["params"], batch["image"], jax.random.PRNGKey(3), 2000)  # [k, B]
+  # loss[1] draws one sample per image: its noise is the one-sample bound's spread over the batch's 16.
+  noise = float(one_sample.std(0).mean()) / np.sqrt(16)
+  assert abs(loss[1] + float(one_sample.mean())) < 4 * noise, (loss, float(one_sample.mean()), noise)
+  assert loss[50] < loss[5] < loss[1], loss
+  step = jax.jit(make_task(train_iw_samples=5).train_step)
+  for _ in range(10):
+    state, metrics = step(state, batch)
+  assert float(metrics["loss"]) < loss[5]
+
+
 def test_samples_and_grid(task):
   params = task.init(jax.random.PRNGKey(0))["params"]
   out = task.sample(params, jax.random.PRNGKey(1), n=5)
@@ -79,6 +98,10 @@ def test_fixed_binarization_is_deterministic():
 def test_bad_iw_samples_is_a_user_error():
   with pytest.raises(UserError, match="multiple of 50"):
     VAETask.check_config(config("vae_mnist", eval_iw_samples=75))
+  with pytest.raises(UserError, match="train_iw_samples=0 must be 1"):
+    VAETask.check_config(config("vae_mnist", train_iw_samples=0))
+  with pytest.raises(UserError, match="set free_bits=0 or train_iw_samples=1"):
+    VAETask.check_config(config("vae_mnist", train_iw_samples=4, free_bits=0.25))
   with pytest.raises(UserError, match="audio VAEs are open work"):
     VAETask.check_config(config("vae_mnist", modality="audio"))
 
