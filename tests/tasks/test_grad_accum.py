@@ -1,5 +1,5 @@
 """Gradient accumulation: grad_accum=k sums k micro-batches in one scan and makes the whole batch's update,
-for an RNN, a VAE and a GAN (the text WGAN-GP: its networks normalize nothing over the batch)."""
+for an RNN, a VAE (ELBO and IWAE bound) and a GAN (the text WGAN-GP: its networks normalize nothing over the batch)."""
 
 import jax
 import numpy as np
@@ -16,6 +16,7 @@ from tests.train.test_meshes import images, run_steps, tokens
 FAMILIES = {  # config, overrides, data meta, batches
     "autoregressive": ("char_rnn_pydoc", {"model.dropout": 0.0}, {"vocab": list("abcdefgh \n")}, tokens),
     "vae": ("vae_mnist", {"free_bits": 0.0}, {"shape": [28, 28, 1]}, images),
+    "vae_iwae": ("vae_mnist", {"free_bits": 0.0, "train_iw_samples": 3}, {"shape": [28, 28, 1]}, images),
     "gan": ("text_gan_shakespeare", {}, line_meta(), None),
 }
 
