@@ -156,6 +156,11 @@ def iw_bound(log_w):
   return jax.nn.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
 
 
+def analytic_kl(mean, log_var):
+  """KL(q(z|x) || N(0, I)) per latent dimension [B, D] of a diagonal Gaussian posterior."""
+  return 0.5 * (jnp.exp(log_var) + mean ** 2 - 1 - log_var)
+
+
 def lerp(a, b, steps):
   """Rows of `steps` points from each row of a [P, D] to the same row of b, as [P * steps, D]."""
   t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
@@ -220,13 +225,18 @@ class VAETask:
     [k, B]; and the analytic KL per latent dimension [B, D]. `train_rng` marks training (the decoder's
     character dropout)."""
     model = self.model.bind(params)
-    mean, log_var = model.encode(x)
+    posterior = model.encode(x)
+    return (*self._sample_terms(model, x, posterior, eps, train_rng), analytic_kl(*posterior))
+
+  def _sample_terms(self, model, x, posterior, eps, train_rng=None):
+    """log p(x|z), log p(z), log q(z|x), each [k, B], for z = mean + std * eps from an encoded posterior:
+    the importance samples reuse one encoding."""
+    mean, log_var = posterior
     z = mean + jnp.exp(0.5 * log_var) * eps
     log_px = self.head.log_px(model, z, x, train_rng)
     log_pz = -0.5 * (z ** 2 + LOG_2PI).sum(-1)
     log_qz = -0.5 * (eps ** 2 + LOG_2PI + log_var).sum(-1)
-    kl = 0.5 * (jnp.exp(log_var) + mean ** 2 - 1 - log_var)  # analytic, for the training loss
-    return log_px, log_pz, log_qz, kl
+    return log_px, log_pz, log_qz
 
   def train_step(self, state, batch):
     """One update on the batch's negative bound, summed over `grad_accum` micro-batches: the same gradient as
@@ -265,18 +275,21 @@ class VAETask:
     of the units (pixels, characters) they cover."""
     x, w, k = self.head.inputs(batch), batch["weight"], self.config.eval_iw_samples
     rng = jax.random.PRNGKey(0)  # the same posterior samples at every evaluation: comparable numbers
-    log_px, _, _, kl = self._terms(state["params"], x, self._noise(rng, 1, x))
-    kl = kl.sum(-1)
-    nll = -iw_bound(self._iw_log_weights(state["params"], x, rng, k))
+    model = self.model.bind(state["params"])
+    posterior = model.encode(x)
+    kl = analytic_kl(*posterior).sum(-1)
+    log_px = self._sample_terms(model, x, posterior, self._noise(rng, 1, x))[0]
+    nll = -iw_bound(self._iw_log_weights(model, x, posterior, rng, k))
     return {"neg_elbo": ((kl - log_px[0]) * w).sum(), "kl": (kl * w).sum(), "nll_iw": (nll * w).sum(),
             "units": (self.head.units(x) * w).sum(), "examples": w.sum()}
 
-  def _iw_log_weights(self, params, x, rng, k):
-    """[k, B] log importance weights, IW_CHUNK samples at a time (lax.map) to bound memory and compile time."""
+  def _iw_log_weights(self, model, x, posterior, rng, k):
+    """[k, B] log importance weights, IW_CHUNK samples at a time (lax.map) to bound memory and compile time;
+    the encoding is computed once, outside the loop."""
     chunk = min(IW_CHUNK, k)
 
     def weights(key):
-      log_px, log_pz, log_qz, _ = self._terms(params, x, self._noise(key, chunk, x))
+      log_px, log_pz, log_qz = self._sample_terms(model, x, posterior, self._noise(key, chunk, x))
       return log_px + log_pz - log_qz
     return jax.lax.map(weights, jax.random.split(rng, k // chunk)).reshape(k, -1)
 
