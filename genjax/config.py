@@ -115,14 +115,14 @@ def vae(c):
   'categorical'); KL weight warmed up over kl_warmup_steps ('linear' or Bowman's 'logistic' schedule), free
   bits per latent dimension as an option; the IWAE bound at evaluation, and in training with
   train_iw_samples > 1."""
-  c.model = dict(arch="conv_vae", widths=(32, 64), latent=32)
+  c.model = dict(arch="conv_vae", widths=(32, 64), latent=32, classes=0)  # classes > 0: conditional on labels
   c.likelihood = "bernoulli"
   c.kl_warmup_steps = 2000
   c.kl_schedule = "linear"
   c.free_bits = 0.0           # nats per latent dimension below which the KL is not pushed down (0: off)
   c.train_iw_samples = 1      # 1: the ELBO; k > 1: the k-sample IWAE bound (k decoder passes per image)
   c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
-  c.sample = dict(n=64, temperature=1.0)
+  c.sample = dict(n=64, temperature=1.0, label=-1)  # label: a conditional model's class (-1: each in turn)
 
 
 def gan(c):
@@ -130,10 +130,10 @@ def gan(c):
   model.arch: 'dcgan' (images), 'wavegan' (audio, width d) or 'text_gan' (text lines, width d, `blocks`
   residual blocks)."""
   c.model = dict(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, d=32,
-                 phase_shuffle=0, blocks=5)
+                 phase_shuffle=0, blocks=5, classes=0)  # classes > 0: a class-conditional DCGAN
   c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999)
   c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
-  c.sample = dict(n=64, temperature=1.0)
+  c.sample = dict(n=64, temperature=1.0, label=-1)  # label: a conditional model's class (-1: each in turn)
 
 
 def text_data(c):

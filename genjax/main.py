@@ -39,6 +39,8 @@ def parse(argv):
   sa.add_argument("--temperature", type=float, default=None)
   sa.add_argument("--length", type=int, default=None)
   sa.add_argument("--top-k", type=int, default=None)
+  sa.add_argument("--label", type=int, default=None,
+                  help="class-conditional models: the class of every sample (default: each class in turn)")
   sa.add_argument("--seed", type=int, default=0)
   sa.add_argument("--separate", action="store_true", help="image tasks: one PNG per image instead of a grid")
   sa.add_argument("--interpolate", nargs=2, metavar=("A", "B"), default=None,
@@ -156,7 +158,7 @@ def dispatch(args, rest, stream):
     print(f"done; samples in {os.path.join(args.workdir, 'samples')}")
   elif args.command == "sample":
     _, path = trainer.sample(args.workdir, args.n, args.prompt, args.temperature, args.length, args.top_k,
-                                   args.seed, args.separate, args.interpolate)
+                             args.seed, args.separate, args.interpolate, args.label)
     from etils import epath
     if path.endswith(".txt") and epath.Path(path).is_file():  # text: print what was written (even in a bucket)
       print(epath.Path(path).read_text(encoding="utf-8"), end="")

@@ -22,10 +22,11 @@ def load(data_cfg):
 
 
 def fixed_binarization(source, seed=0):
-  """A Bernoulli sample of every image, drawn once with `seed`: the standard binarized test set."""
-  images = pipeline.read(source, np.arange(len(source)))["image"].astype(np.float32) / 255.0
+  """A Bernoulli sample of every image, drawn once with `seed`: the standard binarized test set (labels kept)."""
+  arrays = pipeline.read(source, np.arange(len(source)))
+  images = arrays["image"].astype(np.float32) / 255.0
   binary = (np.random.default_rng(seed).random(images.shape) < images).astype(np.uint8) * 255
-  return sources.ArraySource({"image": binary})
+  return sources.ArraySource({"image": binary, **({"label": arrays["label"]} if "label" in arrays else {})})
 
 
 def has_labels(source):

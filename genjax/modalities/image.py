@@ -30,6 +30,7 @@ class Image:
   def load_data(config, binary=False):
     """Train and test images; for models of binary pixels the held-out split is binarized once (seed 0)."""
     train, test = images.load(config.data)
+    check_labels(config, train, test)
     shape = tuple(config.data.shape)
     meta = {"shape": list(shape), "train_images": len(train), "test_images": len(test), "binarized_eval": binary,
             "fingerprint": f"{config.data.source}:{config.data.path or config.data.tfds_name}:{len(train)}"}
@@ -68,8 +69,10 @@ class Image:
       raise UserError(f"asked for {n} images; ask for 1 to {QUALITY_CHUNK} per call")
 
   def quality(self, generate, data, n=None, log=print):
-    """FID/KID/IS of n samples `generate(rng, n)` (default `eval_quality_samples`) against the test set, on
-    genjax's own classifier features, next to the real-data ceiling (test against train)."""
+    """FID/KID/IS of n samples `generate(rng, n, labels)` (default `eval_quality_samples`) against the test set,
+    on genjax's own classifier features, next to the real-data ceiling (test against train); for a
+    class-conditional model the samples cycle through the classes and `label_accuracy` is the fraction the
+    classifier assigns to the class they were generated for."""
     cfg = self.config
     n = n or cfg.eval_quality_samples
     if not (images.has_labels(data.train) and images.has_labels(data.test)):
@@ -78,9 +81,12 @@ class Image:
     train, test = images.labelled(data.train), images.labelled(data.test)
     name = f"{cfg.data.source}-{'x'.join(map(str, self.shape))}-{cfg.eval_classifier_steps}steps"
     clf = classifier.load_or_train(name, *train, *test, steps=cfg.eval_classifier_steps, log=log)
-    fake = np.concatenate([generate(jax.random.PRNGKey(1000 + i), min(QUALITY_CHUNK, n - i))
+    classes = cfg.model.get("classes", 0)
+    labels = np.arange(n) % classes if classes else None
+    fake = np.concatenate([generate(jax.random.PRNGKey(1000 + i), min(QUALITY_CHUNK, n - i),
+                                    -1 if labels is None else labels[i:i + QUALITY_CHUNK])
                            for i in range(0, n, QUALITY_CHUNK)]).astype(np.float32) / 255.0
-    return scores(clf, fake, test[0][:n], train[0][:n], n)
+    return scores(clf, fake, test[0][:n], train[0][:n], n, labels)
 
   def write_samples(self, samples, stem):
     """A PNG grid at `stem`.png; returns its path."""
@@ -97,17 +103,35 @@ class Image:
     tb.add_images("samples", samples, step, dataformats="NHWC")
 
 
-def scores(clf, fake, test, train, n):
+def scores(clf, fake, test, train, n, labels=None):
   """FID/KID/IS of `fake` against `test` on the classifier's features, and the real-data ceiling (test
-  against train) beside them; every input is what the classifier reads."""
+  against train) beside them; every input is what the classifier reads. With the `labels` the fakes were
+  generated for, also the classifier's accuracy on them."""
   (f_fake, l_fake), (f_test, l_test) = clf(fake), clf(test)
   f_train, _ = clf(train)
-  return {"fid": sample_quality.fid(f_fake, f_test), "kid": sample_quality.kid(f_fake, f_test)[0],
+  conditional = {} if labels is None else {"label_accuracy": float((np.argmax(l_fake, -1) == labels).mean())}
+  return {**conditional, "fid": sample_quality.fid(f_fake, f_test), "kid": sample_quality.kid(f_fake, f_test)[0],
           "inception_score": sample_quality.inception_score(l_fake)[0],
           "real_fid_test_vs_train": sample_quality.fid(f_test, f_train),
           "real_kid_test_vs_train": sample_quality.kid(f_test, f_train)[0],
           "real_inception_score": sample_quality.inception_score(l_test)[0],
           "classifier_test_accuracy": clf.accuracy, "quality_samples": n}
+
+
+def check_labels(config, train, test):
+  """A class-conditional config (model.classes > 0) needs every image labelled 0..classes-1."""
+  classes = config.model.get("classes", 0)
+  if not classes:
+    return
+  for split, source in (("train", train), ("test", test)):
+    arrays = getattr(source, "arrays", None) or {}
+    if "label" not in arrays:
+      raise UserError(f"model.classes={classes} conditions on labels, and the {split} images of "
+                      f"data.source={config.data.source!r} have none: use a labelled source (mnist, digits) or "
+                      f"set model.classes=0")
+    if arrays["label"].min() < 0 or arrays["label"].max() >= classes:
+      raise UserError(f"model.classes={classes}, but the {split} labels span {arrays['label'].min()}.."
+                      f"{arrays['label'].max()}: set model.classes to the number of classes")
 
 
 def check_temperature(temperature):

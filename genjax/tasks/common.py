@@ -1,12 +1,17 @@
-"""What every task shares: a pure view of an NNX model, the train-state layout, and data bundles."""
+"""What every task shares: a pure view of an NNX model, the train-state layout, data bundles, and the labels
+class-conditional models sample with."""
 
 import dataclasses
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 from jax.sharding import PartitionSpec as P
+
+from genjax.config import require
+from genjax.errors import UserError
 
 
 class PureModel:
@@ -84,6 +89,27 @@ def accumulate(fn, inputs, k):
 def step_rng(state):
   """A fresh key per step derived from (seed key, step): resume reproduces it without storing a stream."""
   return jax.random.fold_in(state["rng"], state["step"])
+
+
+def check_classes(config, arch):
+  """model.classes: 0 (unconditional), or how many classes a conditional `arch` reads from data labels."""
+  m = config.model
+  require(m.classes >= 0, f"model.classes={m.classes} must be 0 (unconditional) or the number of classes")
+  require(not m.classes or m.arch == arch, f"model.classes={m.classes}: class conditioning is built for "
+          f"model.arch={arch!r}; set model.classes=0 for {m.arch!r}")
+
+
+def sample_labels(classes, n, label=-1):
+  """int32 [n] labels to condition n samples on: `label` (one class, or one per sample), or each class in
+  turn for -1; None for an unconditional model, which refuses a label."""
+  if not classes:
+    if np.ndim(label) or label != -1:
+      raise UserError("--label conditions a class-conditional model; this run has model.classes=0")
+    return None
+  labels = np.arange(n) % classes if np.ndim(label) == 0 and label == -1 else np.broadcast_to(label, (n,))
+  if labels.min() < 0 or labels.max() >= classes:
+    raise UserError(f"--label {label} must be a class 0..{classes - 1} (or -1: each class in turn)")
+  return jnp.asarray(labels, jnp.int32)
 
 
 @dataclasses.dataclass

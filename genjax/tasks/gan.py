@@ -7,6 +7,9 @@ optimizer states, the EMA generator and the spectral-norm vectors live in one tr
 `train_step` runs n_critic critic updates (each on its slice of the batch) and one generator update.
 Samples come from the EMA generator, which is smoother than the raw one. `model.arch` picks DCGAN (images),
 WaveGAN (waveforms, with phase shuffle in its critic) or the residual 1-D conv text GAN (characters).
+With model.classes > 0 DCGAN is class-conditional: the critic scores each real image with its label and each
+fake with the label it was generated for (the same labels as the real slice), the generator trains on
+uniform labels, and samples cycle through the classes unless `label` picks one.
 """
 
 import jax
@@ -57,7 +60,12 @@ def make_model(shape, m, loss, dtype, remat, rngs):
     return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, m.get("phase_shuffle", 0), dtype=dtype,
                            remat=remat, rngs=rngs)
   return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order,
-                     dtype=dtype, remat=remat, rngs=rngs)
+                     m.classes, dtype=dtype, remat=remat, rngs=rngs)
+
+
+def given(label):
+  """The keyword a conditional network takes its labels by; none for an unconditional one."""
+  return {} if label is None else {"label": label}
 
 
 class GANTask:
@@ -68,6 +76,7 @@ class GANTask:
     m, g = config.model, config.gan
     require(m.z >= 1, f"model.z={m.z} must be at least 1")
     require(m.arch in ARCH.values(), f"model.arch={m.arch!r} must be one of {sorted(ARCH.values())}")
+    common.check_classes(config, "dcgan")
     require(g.loss in LOSSES, f"gan.loss={g.loss!r} must be one of {LOSSES}")
     k = config.get("grad_accum", 1)
     require(g.n_critic >= 1 and config.batch_size % (g.n_critic * k) == 0,
@@ -86,6 +95,7 @@ class GANTask:
 
   def __init__(self, config, meta):
     self.config, self.gan, self.accum = config, config.gan, config.get("grad_accum", 1)
+    self.classes = config.model.classes
     self.modality = modalities.get(config.modality)(config, meta)
     self.shape = self.modality.shape
     m = config.model
@@ -93,7 +103,7 @@ class GANTask:
     self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan.loss, dtype, remat, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
                                 "d": optim.make(config.optim, config.steps * self.gan.n_critic)})
-    self._generate = jax.jit(lambda params, z: self._bind(params, ema=True).g(z))
+    self._generate = jax.jit(lambda params, z, label: self._bind(params, ema=True).g(z, **given(label)))
 
   def init(self, rng):
     init_rng, state_rng = jax.random.split(rng)
@@ -106,44 +116,51 @@ class GANTask:
     return self.model.bind({"g": params["g_ema" if ema else "g"], "d": params["d"]}, stats)
 
   def _critic_loss(self, d_params, params, stats, n, micro, rng):
-    """The critic's loss on (real, latents, GP mixing weights) as a sum over them divided by the critic
-    batch's size `n`, and the sums of its parts."""
-    real, z, t = micro
-    model = self._bind(dict(params, d=d_params), stats)
-    fake = lax.stop_gradient(model.g(z))
+    """The critic's loss on (real, labels or None, latents, GP mixing weights) as a sum over them divided by
+    the critic batch's size `n`, and the sums of its parts."""
+    real, label, z, t = micro
+    model, y = self._bind(dict(params, d=d_params), stats), given(label)
+    fake = lax.stop_gradient(model.g(z, **y))
     shuffle = jax.random.split(jax.random.fold_in(rng, 1), 3)  # WaveGAN's phase shifts, per critic call
-    d_real = model.d(real, update_stats=True, rng=shuffle[0])  # the one call that advances spectral norm
-    d_fake = model.d(fake, rng=shuffle[1])
+    d_real = model.d(real, update_stats=True, rng=shuffle[0], **y)  # the one call that advances spectral norm
+    d_fake = model.d(fake, rng=shuffle[1], **y)
     loss = d_loss(self.gan.loss, d_real, d_fake).sum() / n
     gp = jnp.zeros(())
     if self.gan.loss == "wgan_gp":
       t = t.reshape((-1,) + (1,) * (real.ndim - 1))
-      gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2]), t * real + (1 - t) * fake).sum() / n
+      gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2], **y), t * real + (1 - t) * fake).sum() / n
       loss = loss + self.gan.gp_weight * gp
     return loss, ({"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}, self.model.stats(model))
 
-  def _generator_loss(self, g_params, params, stats, n, z, rng):
-    model = self._bind(dict(params, g=g_params), stats)
-    return g_loss(self.gan.loss, model.d(model.g(z), rng=jax.random.fold_in(rng, 1))).sum() / n
+  def _generator_loss(self, g_params, params, stats, n, micro, rng):
+    (z, label), model = micro, self._bind(dict(params, g=g_params), stats)
+    return g_loss(self.gan.loss, model.d(model.g(z, **given(label)), rng=jax.random.fold_in(rng, 1),
+                                         **given(label))).sum() / n
 
   def _z(self, rng, n):
     return common.over_batch(jax.random.normal(rng, (n, self.config.model.z)))
 
-  def _critic_update(self, d_params, d_opt, stats, params, real, rng):
-    n, z_rng, mix_rng = real.shape[0], *jax.random.split(rng)
+  def _labels(self, rng, n):
+    """Uniform labels [n] for the generator's update; None for an unconditional model."""
+    return common.over_batch(jax.random.randint(rng, (n,), 0, self.classes)) if self.classes else None
+
+  def _critic_update(self, d_params, d_opt, stats, params, real_slice, rng):
+    (real, label), (z_rng, mix_rng) = real_slice, jax.random.split(rng)
+    n = real.shape[0]
     grad = jax.value_and_grad(self._critic_loss, has_aux=True)
 
     def micro_grad(micro):  # spectral norm's vectors do not depend on the data: keep the last micro-batch's
       (loss, (parts, new_stats)), grads = grad(d_params, params, stats, n, micro, mix_rng)
       return (loss, parts, grads), new_stats
-    inputs = (real, self._z(z_rng, n), jax.random.uniform(mix_rng, (n,)))
+    inputs = (real, label, self._z(z_rng, n), jax.random.uniform(mix_rng, (n,)))
     (loss, parts, grads), stats = common.accumulate(micro_grad, inputs, self.accum)
     d_params, d_opt = self.tx.apply("d", d_params, grads, d_opt)
     return d_params, d_opt, stats, dict(parts, d_loss=loss, d_grad_norm=optax.tree.norm(grads))
 
   def _generator_grads(self, params, stats, n, rng):
     grad = jax.value_and_grad(self._generator_loss)
-    return common.accumulate(lambda z: (grad(params["g"], params, stats, n, z, rng), None), self._z(rng, n),
+    inputs = (self._z(rng, n), self._labels(jax.random.fold_in(rng, 2), n))
+    return common.accumulate(lambda micro: (grad(params["g"], params, stats, n, micro, rng), None), inputs,
                              self.accum)[0]
 
   def train_step(self, state, batch):
@@ -154,14 +171,15 @@ class GANTask:
     slice's, and WaveGAN's phase shifts are drawn per micro-batch."""
     rng = common.step_rng(state)
     k = self.gan.n_critic
-    real = common.micro_batches(self.modality.signal(batch), k)
+    slices = common.micro_batches((self.modality.signal(batch), batch["label"] if self.classes else None), k)
     keys = jax.random.split(rng, k + 1)
     params, opt = state["params"], state["opt_state"]
     d_params, d_opt, stats = params["d"], opt["d"], state["stats"]
     for i in range(k):  # unrolled: inside a lax.scan, XLA CPU runs these convolutions ~7x slower
-      d_params, d_opt, stats, metrics = self._critic_update(d_params, d_opt, stats, params, real[i], keys[i])
+      d_params, d_opt, stats, metrics = self._critic_update(d_params, d_opt, stats, params,
+                                                            jax.tree.map(lambda a, i=i: a[i], slices), keys[i])
     params = dict(params, d=d_params)
-    g_value, g_grads = self._generator_grads(params, stats, real.shape[1], keys[k])
+    g_value, g_grads = self._generator_grads(params, stats, slices[0].shape[1], keys[k])
     g_params, g_opt = self.tx.apply("g", params["g"], g_grads, opt["g"])
     # EMA with a warm-up (decay grows from 0.1 towards gan.ema), so early samples are not frozen at init.
     decay = jnp.minimum(self.gan.ema, (1.0 + state["step"]) / (10.0 + state["step"]))
@@ -173,9 +191,9 @@ class GANTask:
   def eval_step(self, state, batch):
     """Sums over held-out real examples and as many fresh samples: critic outputs and the critic's loss."""
     x, w = self.modality.signal(batch), batch["weight"]
-    model = self._bind(state["params"], state["stats"])
-    d_real = model.d(x)
-    d_fake = model.d(model.g(self._z(jax.random.PRNGKey(0), x.shape[0])))
+    model, y = self._bind(state["params"], state["stats"]), given(batch["label"] if self.classes else None)
+    d_real = model.d(x, **y)
+    d_fake = model.d(model.g(self._z(jax.random.PRNGKey(0), x.shape[0]), **y), **y)
     return {"d_loss": (d_loss(self.gan.loss, d_real, d_fake) * w).sum(), "d_real": (d_real * w).sum(),
             "d_fake": (d_fake * w).sum(), "examples": w.sum()}
 
@@ -184,11 +202,13 @@ class GANTask:
     return {"d_loss": totals["d_loss"] / n, "d_real": totals["d_real"] / n, "d_fake": totals["d_fake"] / n,
             self.modality.example: n}
 
-  def sample(self, params, rng, n, temperature=1.0):
-    """n samples from the EMA generator at z ~ N(0, temperature^2 I), as the modality writes them."""
+  def sample(self, params, rng, n, temperature=1.0, label=-1):
+    """n samples from the EMA generator at z ~ N(0, temperature^2 I), as the modality writes them; a
+    conditional model's of class `label` (-1: each class in turn)."""
     self.modality.check_request(n)
     check_temperature(temperature)
-    return self.modality.decode_signal(self._generate(params, temperature * self._z(rng, n)))
+    labels = common.sample_labels(self.classes, n, label)
+    return self.modality.decode_signal(self._generate(params, temperature * self._z(rng, n), labels))
 
   def quality(self, params, data, n=None, log=print):
-    return self.modality.quality(lambda rng, k: self.sample(params, rng, k), data, n, log)
+    return self.modality.quality(lambda rng, k, labels=-1: self.sample(params, rng, k, label=labels), data, n, log)

@@ -53,28 +53,31 @@ class PixelHead:
 
   def make(self, rngs):
     m = self.config.model
-    return conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, likelihoods.OUTPUTS[self.kind],
+    return conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, likelihoods.OUTPUTS[self.kind], m.classes,
                             dtype=compute_dtype(self.config), remat=remat_policy(self.config), rngs=rngs)
 
   def inputs(self, batch, rng=None):
-    """Pixels; binary ones freshly binarized when training (`rng`), the held-out set is binarized once."""
-    return self.modality.binary(batch, rng) if self.kind == "bernoulli" else batch["image"]
+    """(pixels, labels or None): binary pixels freshly binarized when training (`rng`), the held-out set
+    binarized once; the labels a conditional model (model.classes > 0) reads."""
+    pixels = self.modality.binary(batch, rng) if self.kind == "bernoulli" else batch["image"]
+    return pixels, (batch["label"] if self.config.model.classes else None)
 
   def units(self, x):
-    return jnp.full(x.shape[:1], float(np.prod(self.shape)))
+    return jnp.full(x[0].shape[:1], float(np.prod(self.shape)))
 
   def log_px(self, model, z, x, rng=None):
     """z [k, B, D] decoded as one batch of B*k, example-major: a flattened axis keeps the split of its outer
     dimension, so each device decodes only its examples' samples (k-major, GSPMD gathered the whole batch)."""
     del rng
-    k, b = z.shape[:2]
-    out = model.decoder(jnp.swapaxes(z, 0, 1).reshape(b * k, z.shape[-1]))
+    (pixels, label), (k, b) = x, z.shape[:2]
+    label = None if label is None else jnp.repeat(label, k)
+    out = model.decoder(jnp.swapaxes(z, 0, 1).reshape(b * k, z.shape[-1]), label)
     out = jnp.swapaxes(out.reshape(b, k, *out.shape[1:]), 0, 1)
-    return likelihoods.log_prob(self.kind, out, x, self.levels)
+    return likelihoods.log_prob(self.kind, out, pixels, self.levels)
 
-  def generate(self, model, z, rng, temperature, greedy=False):
+  def generate(self, model, z, label, rng, temperature, greedy=False):
     del rng, temperature, greedy
-    return likelihoods.mean_image(self.kind, model.decoder(z))
+    return likelihoods.mean_image(self.kind, model.decoder(z, label))
 
   def decode(self, out):
     return to_u8(out)
@@ -82,11 +85,14 @@ class PixelHead:
   def figures(self, task, params, data, stem, pairs=8, steps=8):
     """Reconstructions (test images over their posterior-mean reconstructions) and latent interpolations
     (rows from one test image's posterior mean to another's), as `stem`_reconstructions/_interpolations.png."""
-    x = jnp.asarray(images.labelled(data.test)[0][: 2 * pairs])
-    mean = task.encode(params, x)
-    recon = task.decode(params, mean)
+    x, label = (jnp.asarray(a[: 2 * pairs]) for a in images.labelled(data.test))
+    label = label if self.config.model.classes else None
+    mean = task.encode(params, (x, label))
+    recon = task.decode(params, mean, label=label)
+    path = lerp(mean[:pairs], mean[pairs:], steps)  # a conditional model keeps each row's first label
+    path = task.decode(params, path, label=None if label is None else jnp.repeat(label[:pairs], steps))
     grids = {"reconstructions": grid_image(np.concatenate([to_u8(x), recon]), cols=2 * pairs),
-             "interpolations": grid_image(task.decode(params, lerp(mean[:pairs], mean[pairs:], steps)), cols=steps)}
+             "interpolations": grid_image(path, cols=steps)}
     return [write_png(grid, f"{stem}_{name}.png") for name, grid in grids.items()]
 
 
@@ -114,7 +120,8 @@ class TokenHead:
   def log_px(model, z, x, rng=None):
     return model.log_prob(z, x, rng)
 
-  def generate(self, model, z, rng, temperature, greedy=False):
+  def generate(self, model, z, label, rng, temperature, greedy=False):
+    del label  # check_config keeps the sentence VAE unconditional
     newline = self.modality.vocab.index["\n"]
     return model.generate(z, rng, self.config.data.seq_len + 1, newline, temperature, greedy)
 
@@ -176,6 +183,7 @@ class VAETask:
     require(config.modality == MODALITY[m.arch], f"modality={config.modality!r}: the VAE family has "
             f"{', '.join(f'{a} ({d})' for a, d in MODALITY.items())}; audio VAEs are open work")
     require(m.latent >= 1, f"model.latent={m.latent} must be at least 1")
+    common.check_classes(config, "conv_vae")
     if m.arch == "conv_vae":
       require(len(m.widths) >= 1 and all(w >= 1 for w in m.widths), f"model.widths={m.widths} must be positive")
       require(2 <= config.data.levels <= 256, f"data.levels={config.data.levels} must be 2..256")
@@ -208,8 +216,8 @@ class VAETask:
     self.PARAM_AXES = self.head.PARAM_AXES
     self.model = common.PureModel(self.head.make)
     self.tx = optim.make(config.optim, config.steps)
-    self._generate = jax.jit(lambda params, z, rng, t, greedy: self.head.generate(self.model.bind(params), z, rng,
-                                                                                  t, greedy), static_argnums=4)
+    self._generate = jax.jit(lambda params, z, label, rng, t, greedy: self.head.generate(
+        self.model.bind(params), z, label, rng, t, greedy), static_argnums=5)
     self._encode = jax.jit(lambda params, x: self.model.bind(params).encode(x)[0])
 
   def init(self, rng):
@@ -304,17 +312,18 @@ class VAETask:
   def encode(self, params, x):
     return self._encode(params, x)
 
-  def decode(self, params, z, rng=None, temperature=1.0, greedy=False):
+  def decode(self, params, z, rng=None, temperature=1.0, greedy=False, label=None):
     rng = jax.random.PRNGKey(0) if rng is None else rng
-    return self.head.decode(self._generate(params, z, rng, jnp.float32(temperature), greedy))
+    return self.head.decode(self._generate(params, z, label, rng, jnp.float32(temperature), greedy))
 
-  def sample(self, params, rng, n, temperature=1.0):
+  def sample(self, params, rng, n, temperature=1.0, label=-1):
     """n samples decoded from z ~ N(0, temperature^2 I): images (the likelihood's means) as uint8 [n, H, W, C],
-    or text lines sampled from the decoder."""
+    or text lines sampled from the decoder; a conditional model's of class `label` (-1: each in turn)."""
     self.modality.check_request(n)
     check_temperature(temperature)
+    labels = common.sample_labels(self.config.model.classes, n, label)
     z = temperature * jax.random.normal(rng, (n, self.config.model.latent))
-    return self.decode(params, z, jax.random.fold_in(rng, 1))
+    return self.decode(params, z, jax.random.fold_in(rng, 1), label=labels)
 
   def interpolate(self, params, a, b, steps=8):
     """Decodings along the latent line from input `a` to input `b` (text lines)."""
@@ -323,7 +332,7 @@ class VAETask:
     return self.head.interpolate(self, params, a, b, steps)
 
   def quality(self, params, data, n=None, log=print):
-    return self.modality.quality(lambda rng, k: self.sample(params, rng, k), data, n, log)
+    return self.modality.quality(lambda rng, k, labels=-1: self.sample(params, rng, k, label=labels), data, n, log)
 
   def write_figures(self, params, data, stem):
     """Reconstructions and interpolations of held-out examples beside `stem` (PNG grids, or .txt for text)."""

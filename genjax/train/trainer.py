@@ -295,7 +295,7 @@ def open_run(workdir, overrides=None):
 
 
 def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=None, seed=0, separate=False,
-           interpolate=None):
+           interpolate=None, label=None):
   """Samples from the latest checkpoint; with `interpolate` (two inputs), n decodings along the latent line
   between them (VAEs of text)."""
   run, state, step = open_run(workdir)
@@ -306,7 +306,7 @@ def sample(workdir, n=None, prompt=None, temperature=None, length=None, top_k=No
     stem = os.path.join(workdir, "samples", f"interpolate_step_{step}")
     return samples, (run.task.modality.write_samples(samples, stem) if jax.process_index() == 0 else stem)
   overrides = {k: v for k, v in dict(n=n, prompt=prompt, temperature=temperature, length=length,
-                                      top_k=top_k).items() if v is not None}
+                                      top_k=top_k, label=label).items() if v is not None}
   return run.write_samples(state["params"], step, jax.random.PRNGKey(seed), name=f"sample_step_{step}",
                            separate=separate, **overrides)
 

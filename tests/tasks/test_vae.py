@@ -68,7 +68,7 @@ def test_iwae_training_bound_is_the_elbo_at_k1_and_tightens_with_k(task):
   for _ in range(20):
     state, _ = step(state, batch)
   loss = {k: float(jax.jit(make_task(train_iw_samples=k).train_step)(state, batch)[1]["loss"]) for k in (1, 5, 50)}
-  model, x = task.model.bind(state["params"]), batch["image"]
+  model, x = task.model.bind(state["params"]), task.head.inputs(batch)
   one_sample = task._iw_log_weights(model, x, model.encode(x), jax.random.PRNGKey(3), 2000)  # [k, B]
   # loss[1] draws one sample per image: its noise is the one-sample bound's spread over the batch's 16.
   noise = float(one_sample.std(0).mean()) / np.sqrt(16)
