@@ -3,8 +3,9 @@
 The IDX files are found under GENJAX_DATA_DIR (default ../shared/data) in `mnist/`. Variants: `:smoke`,
 `:cpu` (6,000 steps, ~40 minutes on 2 cores), default. Losses: `--config.gan.loss=non_saturating|hinge|wgan_gp`
 (WGAN-GP usually with `--config.gan.n_critic=5 --config.optim.b1=0.5 --config.optim.b2=0.9`);
-`--config.model.spectral_norm=True` normalizes every critic weight. `genjax eval --workdir DIR` reports
-FID/KID/IS on genjax's MNIST classifier.
+`--config.model.spectral_norm=True` normalizes every critic weight; `--config.model.classes=10` conditions both
+networks on the digit (then `genjax sample --label 3`). `genjax eval --workdir DIR` reports FID/KID/IS on
+genjax's MNIST classifier (and, conditional, `label_accuracy`).
 """
 
 from genjax import config as common

@@ -2,7 +2,9 @@
 
 The IDX files are found under GENJAX_DATA_DIR (default ../shared/data) in `mnist/`. Variants: `:smoke`,
 `:cpu` (2,000 steps), default. Report the final bound with `genjax eval --workdir DIR
---config.eval_iw_samples=1000`. configs/vae_digits.py starts from `recipe`.
+--config.eval_iw_samples=1000`. `--config.train_iw_samples=5` trains on the IWAE bound;
+`--config.model.classes=10` makes it a conditional VAE (`genjax sample --label 3`). configs/vae_digits.py
+starts from `recipe`.
 """
 
 from genjax import config as common
