@@ -81,7 +81,7 @@ class Image:
     train, test = images.labelled(data.train), images.labelled(data.test)
     name = f"{cfg.data.source}-{'x'.join(map(str, self.shape))}-{cfg.eval_classifier_steps}steps"
     clf = classifier.load_or_train(name, *train, *test, steps=cfg.eval_classifier_steps, log=log)
-    classes = cfg.model.get("classes", 0)
+    classes = common.classes(cfg)
     labels = np.arange(n) % classes if classes else None
     fake = np.concatenate([generate(jax.random.PRNGKey(1000 + i), min(QUALITY_CHUNK, n - i),
                                     -1 if labels is None else labels[i:i + QUALITY_CHUNK])
@@ -120,7 +120,7 @@ def scores(clf, fake, test, train, n, labels=None):
 
 def check_labels(config, train, test):
   """A class-conditional config (model.classes > 0) needs every image labelled 0..classes-1."""
-  classes = config.model.get("classes", 0)
+  classes = common.classes(config)
   if not classes:
     return
   for split, source in (("train", train), ("test", test)):

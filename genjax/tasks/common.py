@@ -91,12 +91,17 @@ def step_rng(state):
   return jax.random.fold_in(state["rng"], state["step"])
 
 
+def classes(config):
+  """model.classes: 0 (unconditional, also where a config's model section leaves it out), or how many classes
+  a conditional model reads from the data's labels."""
+  return config.model.get("classes", 0)
+
+
 def check_classes(config, arch):
-  """model.classes: 0 (unconditional), or how many classes a conditional `arch` reads from data labels."""
-  m = config.model
-  require(m.classes >= 0, f"model.classes={m.classes} must be 0 (unconditional) or the number of classes")
-  require(not m.classes or m.arch == arch, f"model.classes={m.classes}: class conditioning is built for "
-          f"model.arch={arch!r}; set model.classes=0 for {m.arch!r}")
+  n = classes(config)
+  require(n >= 0, f"model.classes={n} must be 0 (unconditional) or the number of classes")
+  require(not n or config.model.arch == arch, f"model.classes={n}: class conditioning is built for "
+          f"model.arch={arch!r}; set model.classes=0 for {config.model.arch!r}")
 
 
 def sample_labels(classes, n, label=-1):

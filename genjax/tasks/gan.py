@@ -60,7 +60,7 @@ def make_model(shape, m, loss, dtype, remat, rngs):
     return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, m.get("phase_shuffle", 0), dtype=dtype,
                            remat=remat, rngs=rngs)
   return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order,
-                     m.classes, dtype=dtype, remat=remat, rngs=rngs)
+                     m.get("classes", 0), dtype=dtype, remat=remat, rngs=rngs)
 
 
 def given(label):
@@ -95,7 +95,7 @@ class GANTask:
 
   def __init__(self, config, meta):
     self.config, self.gan, self.accum = config, config.gan, config.get("grad_accum", 1)
-    self.classes = config.model.classes
+    self.classes = common.classes(config)
     self.modality = modalities.get(config.modality)(config, meta)
     self.shape = self.modality.shape
     m = config.model

@@ -49,18 +49,18 @@ class PixelHead:
 
   def __init__(self, config, modality):
     self.config, self.modality, self.shape = config, modality, modality.shape
-    self.kind, self.levels = config.likelihood, config.data.levels
+    self.kind, self.levels, self.classes = config.likelihood, config.data.levels, common.classes(config)
 
   def make(self, rngs):
     m = self.config.model
-    return conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, likelihoods.OUTPUTS[self.kind], m.classes,
+    return conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, likelihoods.OUTPUTS[self.kind], self.classes,
                             dtype=compute_dtype(self.config), remat=remat_policy(self.config), rngs=rngs)
 
   def inputs(self, batch, rng=None):
     """(pixels, labels or None): binary pixels freshly binarized when training (`rng`), the held-out set
     binarized once; the labels a conditional model (model.classes > 0) reads."""
     pixels = self.modality.binary(batch, rng) if self.kind == "bernoulli" else batch["image"]
-    return pixels, (batch["label"] if self.config.model.classes else None)
+    return pixels, (batch["label"] if self.classes else None)
 
   def units(self, x):
     return jnp.full(x[0].shape[:1], float(np.prod(self.shape)))
@@ -86,7 +86,7 @@ class PixelHead:
     """Reconstructions (test images over their posterior-mean reconstructions) and latent interpolations
     (rows from one test image's posterior mean to another's), as `stem`_reconstructions/_interpolations.png."""
     x, label = (jnp.asarray(a[: 2 * pairs]) for a in images.labelled(data.test))
-    label = label if self.config.model.classes else None
+    label = label if self.classes else None
     mean = task.encode(params, (x, label))
     recon = task.decode(params, mean, label=label)
     path = lerp(mean[:pairs], mean[pairs:], steps)  # a conditional model keeps each row's first label
@@ -321,7 +321,7 @@ class VAETask:
     or text lines sampled from the decoder; a conditional model's of class `label` (-1: each in turn)."""
     self.modality.check_request(n)
     check_temperature(temperature)
-    labels = common.sample_labels(self.config.model.classes, n, label)
+    labels = common.sample_labels(common.classes(self.config), n, label)
     z = temperature * jax.random.normal(rng, (n, self.config.model.latent))
     return self.decode(params, z, jax.random.fold_in(rng, 1), label=labels)
 
