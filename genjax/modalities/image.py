@@ -69,7 +69,7 @@ class Image:
       raise UserError(f"asked for {n} images; ask for 1 to {QUALITY_CHUNK} per call")
 
   def quality(self, generate, data, n=None, log=print):
-    """FID/KID/IS of n samples `generate(rng, n, labels)` (default `eval_quality_samples`) against the test set,
+    """FID/KID/IS of n samples `generate(rng, n[, labels])` (default `eval_quality_samples`) against the test set,
     on genjax's own classifier features, next to the real-data ceiling (test against train); for a
     class-conditional model the samples cycle through the classes and `label_accuracy` is the fraction the
     classifier assigns to the class they were generated for."""
@@ -83,9 +83,11 @@ class Image:
     clf = classifier.load_or_train(name, *train, *test, steps=cfg.eval_classifier_steps, log=log)
     classes = common.classes(cfg)
     labels = np.arange(n) % classes if classes else None
-    fake = np.concatenate([generate(jax.random.PRNGKey(1000 + i), min(QUALITY_CHUNK, n - i),
-                                    -1 if labels is None else labels[i:i + QUALITY_CHUNK])
-                           for i in range(0, n, QUALITY_CHUNK)]).astype(np.float32) / 255.0
+
+    def chunk(i):  # a conditional model's generate also takes the labels
+      given = () if labels is None else (labels[i:i + QUALITY_CHUNK],)
+      return generate(jax.random.PRNGKey(1000 + i), min(QUALITY_CHUNK, n - i), *given)
+    fake = np.concatenate([chunk(i) for i in range(0, n, QUALITY_CHUNK)]).astype(np.float32) / 255.0
     return scores(clf, fake, test[0][:n], train[0][:n], n, labels)
 
   def write_samples(self, samples, stem):

@@ -2,6 +2,7 @@
 bad labels are user errors, and a conditional VAE trained briefly on real MNIST draws the class it is asked
 for, as genjax's digit classifier sees it (`label_accuracy`)."""
 
+import io
 import json
 import os
 
@@ -69,13 +70,14 @@ def test_class_settings_and_labels_are_checked():
     check_labels(config("gan_mnist", **{"model.classes": 10}), src, src)
 
 
-def test_conditional_vae_on_mnist_draws_the_asked_class(shared_data, tmp_path, repo_root):
+@pytest.mark.slow
+def test_conditional_vae_on_mnist_draws_the_asked_class(shared_data, tmp_path, repo_root, monkeypatch):
   """300 steps of a small conditional VAE on real MNIST, through the CLI: `sample --label 3` writes its grid,
   a label out of range exits non-zero, and `eval`'s label_accuracy (samples cycling through the classes,
   judged by the digit classifier) is far above the 1-in-10 an unconditional model scores."""
-  os.chdir(repo_root)
+  monkeypatch.chdir(repo_root)
   w = str(tmp_path / "cvae")
-  run = lambda *a: cli.main(list(a))  # noqa: E731
+  run = lambda *a: cli.main(list(a), stream=io.StringIO())  # noqa: E731
   assert run("train", "--config", "configs/vae_mnist.py:smoke", "--workdir", w, "--config.model.classes=10",
              "--config.model.widths=(16, 32)", "--config.model.latent=8", "--config.batch_size=64",
              "--config.steps=300", "--config.optim.lr=3e-3", "--config.eval_every=300", "--config.ckpt_every=300",
