@@ -126,14 +126,14 @@ def check_labels(config, train, test):
   if not classes:
     return
   for split, source in (("train", train), ("test", test)):
-    arrays = getattr(source, "arrays", None) or {}
-    if "label" not in arrays:
+    if not images.has_labels(source):
       raise UserError(f"model.classes={classes} conditions on labels, and the {split} images of "
                       f"data.source={config.data.source!r} have none: use a labelled source (mnist, digits) or "
                       f"set model.classes=0")
-    if arrays["label"].min() < 0 or arrays["label"].max() >= classes:
-      raise UserError(f"model.classes={classes}, but the {split} labels span {arrays['label'].min()}.."
-                      f"{arrays['label'].max()}: set model.classes to the number of classes")
+    labels = source.arrays["label"]
+    if labels.min() < 0 or labels.max() >= classes:
+      raise UserError(f"model.classes={classes}, but the {split} labels span {labels.min()}..{labels.max()}: "
+                      f"set model.classes to the number of classes")
 
 
 def check_temperature(temperature):

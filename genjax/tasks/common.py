@@ -97,6 +97,11 @@ def classes(config):
   return config.model.get("classes", 0)
 
 
+def batch_labels(batch, classes):
+  """The labels [B] a conditional model (classes > 0) reads from its batch; None for an unconditional one."""
+  return batch["label"] if classes else None
+
+
 def check_classes(config, arch):
   n = classes(config)
   require(n >= 0, f"model.classes={n} must be 0 (unconditional) or the number of classes")

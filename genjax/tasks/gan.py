@@ -134,8 +134,8 @@ class GANTask:
 
   def _generator_loss(self, g_params, params, stats, n, micro, rng):
     (z, label), model = micro, self._bind(dict(params, g=g_params), stats)
-    return g_loss(self.gan.loss, model.d(model.g(z, **given(label)), rng=jax.random.fold_in(rng, 1),
-                                         **given(label))).sum() / n
+    y = given(label)
+    return g_loss(self.gan.loss, model.d(model.g(z, **y), rng=jax.random.fold_in(rng, 1), **y)).sum() / n
 
   def _z(self, rng, n):
     return common.over_batch(jax.random.normal(rng, (n, self.config.model.z)))
@@ -171,7 +171,7 @@ class GANTask:
     slice's, and WaveGAN's phase shifts are drawn per micro-batch."""
     rng = common.step_rng(state)
     k = self.gan.n_critic
-    slices = common.micro_batches((self.modality.signal(batch), batch["label"] if self.classes else None), k)
+    slices = common.micro_batches((self.modality.signal(batch), common.batch_labels(batch, self.classes)), k)
     keys = jax.random.split(rng, k + 1)
     params, opt = state["params"], state["opt_state"]
     d_params, d_opt, stats = params["d"], opt["d"], state["stats"]
@@ -191,7 +191,7 @@ class GANTask:
   def eval_step(self, state, batch):
     """Sums over held-out real examples and as many fresh samples: critic outputs and the critic's loss."""
     x, w = self.modality.signal(batch), batch["weight"]
-    model, y = self._bind(state["params"], state["stats"]), given(batch["label"] if self.classes else None)
+    model, y = self._bind(state["params"], state["stats"]), given(common.batch_labels(batch, self.classes))
     d_real = model.d(x, **y)
     d_fake = model.d(model.g(self._z(jax.random.PRNGKey(0), x.shape[0]), **y), **y)
     return {"d_loss": (d_loss(self.gan.loss, d_real, d_fake) * w).sum(), "d_real": (d_real * w).sum(),

@@ -60,7 +60,7 @@ class PixelHead:
     """(pixels, labels or None): binary pixels freshly binarized when training (`rng`), the held-out set
     binarized once; the labels a conditional model (model.classes > 0) reads."""
     pixels = self.modality.binary(batch, rng) if self.kind == "bernoulli" else batch["image"]
-    return pixels, (batch["label"] if self.classes else None)
+    return pixels, common.batch_labels(batch, self.classes)
 
   def units(self, x):
     return jnp.full(x[0].shape[:1], float(np.prod(self.shape)))
