@@ -1,7 +1,7 @@
 """Row-LSTM pixel RNN on binarized MNIST: exact test NLL next to the VAE's bound (same fixed binarization).
 
 The IDX files are found under GENJAX_DATA_DIR (default ../shared/data) in `mnist/`. Variants: `:smoke`,
-`:cpu` (3,000 steps), default.
+`:cpu` (12,000 steps, ~13 minutes on 2 cores: exact test NLL 81.5 nats), default (30,000 steps).
 """
 
 from genjax import config as common
@@ -16,8 +16,8 @@ def get_config(arg=None):
   c.eval_batches = 10
   common.intervals(c, log=200, evaluate=5000, sample=5000, ckpt=5000)
   if arg == "cpu":
-    c.steps = 3000
-    common.intervals(c, log=100, evaluate=1000, sample=1000, ckpt=500)
+    c.steps = 12_000
+    common.intervals(c, log=100, evaluate=1000, sample=1000, ckpt=1000)
   elif arg == "smoke":
     c.model.update(hidden=16, head=16)
     c.batch_size, c.sample.n = 16, 4
