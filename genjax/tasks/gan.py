@@ -82,6 +82,7 @@ class GANTask:
     require(g.n_critic >= 1 and config.batch_size % (g.n_critic * k) == 0,
             f"gan.n_critic={g.n_critic} times grad_accum={k} must divide batch_size={config.batch_size} (each "
             f"critic update takes its slice of the batch, in grad_accum micro-batches)")
+    require(g.d_lr >= 0, f"gan.d_lr={g.d_lr} must be >= 0 (0: the critic trains at optim.lr)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
     arch = ARCH.get(config.modality)
     require(config.modality != "text" or config.data.unit == "line", "the text GAN generates whole lines: set "
@@ -102,7 +103,8 @@ class GANTask:
     dtype, remat = compute_dtype(config), remat_policy(config)
     self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan.loss, dtype, remat, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
-                                "d": optim.make(config.optim, config.steps * self.gan.n_critic)})
+                                "d": optim.make(config.optim, config.steps * self.gan.n_critic,
+                                                self.gan.d_lr or None)})
     self._generate = jax.jit(lambda params, z, label: self._bind(params, ema=True).g(z, **given(label)))
 
   def init(self, rng):

@@ -3,22 +3,24 @@
 import optax
 
 
-def schedule(cfg, steps):
+def schedule(cfg, steps, lr=None):
+  """`lr` overrides cfg.lr as the peak (a GAN critic's own rate); warmup and decay stay cfg's."""
+  lr = cfg.lr if lr is None else lr
   warmup = min(cfg.warmup_steps, max(steps - 1, 0))
   if cfg.decay == "cosine":
-    return optax.warmup_cosine_decay_schedule(0.0, cfg.lr, warmup, max(steps, warmup + 1),
-                                              end_value=cfg.lr * cfg.end_lr_frac)
+    return optax.warmup_cosine_decay_schedule(0.0, lr, warmup, max(steps, warmup + 1),
+                                              end_value=lr * cfg.end_lr_frac)
   if cfg.decay == "constant":
-    return optax.join_schedules([optax.linear_schedule(0.0, cfg.lr, warmup), optax.constant_schedule(cfg.lr)],
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), optax.constant_schedule(lr)],
                                 [warmup])
   raise ValueError(f"unknown optim.decay {cfg.decay!r}; use 'cosine' or 'constant'")
 
 
-def make(cfg, steps):
-  """clip_norm 0 turns clipping off (GANs train without it)."""
+def make(cfg, steps, lr=None):
+  """clip_norm 0 turns clipping off (GANs train without it); `lr` as in `schedule`."""
   return optax.chain(
       optax.clip_by_global_norm(cfg.clip_norm) if cfg.clip_norm else optax.identity(),
-      optax.adamw(schedule(cfg, steps), b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay))
+      optax.adamw(schedule(cfg, steps, lr), b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay))
 
 
 class PerNetwork:

@@ -85,11 +85,25 @@ def test_critic_learns_to_separate_real_from_fake():
   assert out.shape == (3, 28, 28, 1) and out.dtype == np.uint8
 
 
+def test_critic_learning_rate_is_its_own_with_d_lr():
+  """TTUR: Adam's first step moves each weight by its network's learning rate (sign of the gradient)."""
+  task = make_task(**{"gan.d_lr": 4e-3, "optim.lr": 1e-4, "optim.warmup_steps": 0})
+  params = task.model.init_with_stats(jax.random.PRNGKey(0))[0]
+  opt_state = task.tx.init(params)
+  for name, lr in (("d", 4e-3), ("g", 1e-4)):
+    ones = jax.tree.map(jnp.ones_like, params[name])
+    new, _ = task.tx.apply(name, params[name], ones, opt_state[name])
+    moved = jax.tree.leaves(jax.tree.map(lambda a, b: jnp.abs(a - b).max(), new, params[name]))
+    np.testing.assert_allclose(np.array(moved), lr, rtol=1e-3)
+
+
 def test_bad_gan_settings_are_user_errors():
   with pytest.raises(UserError, match="divide batch_size"):
     make_task(**{"gan.n_critic": 3})
   with pytest.raises(UserError, match="gan.loss"):
     make_task(**{"gan.loss": "lsgan"})
+  with pytest.raises(UserError, match="gan.d_lr"):
+    make_task(**{"gan.d_lr": -1e-4})
 
 
 @pytest.mark.slow
