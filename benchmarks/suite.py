@@ -1,4 +1,4 @@
-"""The benchmark suite: the five canonical models' training steps, data pipelines and samplers on one device.
+"""The benchmark suite: the canonical models' training steps, data pipelines and samplers on one device.
 
   python benchmarks/suite.py                        everything, as tables (and JSON lines with --json)
   python benchmarks/suite.py --model conv_vae [--steps 20] --json     one model, one JSON line
@@ -34,7 +34,8 @@ from genjax import tasks
 from genjax.main import load_config
 from genjax.train import trainer
 
-MODELS = ("char_lstm", "conv_vae", "dcgan", "wavegan", "sample_rnn")
+MODELS = ("char_lstm", "conv_vae", "dcgan", "wavegan", "sample_rnn", "sentence_vae", "text_gan", "dcgan:cond",
+          "conv_vae:cond")
 PIPELINE_BY = {"text": "char_lstm", "image": "conv_vae", "audio": "wavegan"}  # whose data each modality times
 SOURCES = ("memory", "arrayrecord")
 SAMPLING = {"char_lstm": (32, 1000), "sample_rnn": (16, 8000), "dcgan": (1024, None)}  # (samples, steps) a call
@@ -67,20 +68,39 @@ def matmul_peak(n=2048, steps=10):
 
 
 def setup(name):
-  """(config, task, synthetic batch) of a canonical model."""
-  config = load_config(f"configs/bench/{name}.py", [])
+  """(config, task, synthetic batch) of a benchmark model; `NAME:cond` is its class-conditional variant."""
+  base, colon, variant = name.partition(":")
+  config = load_config(f"configs/bench/{base}.py{colon}{variant}", [])
   rng = np.random.default_rng(0)
   b = config.batch_size
   if config.modality == "text":
-    task = tasks.get(config.task)(config, {"vocab": [chr(0x100 + i) for i in range(65)]})
-    return config, task, {"tokens": jnp.asarray(rng.integers(0, 65, (b, config.data.seq_len + 1)), jnp.int32)}
+    return config, *text_setup(config, rng, b)
   if config.modality == "audio":
     task = tasks.get(config.task)(config, {"rate": config.data.rate, "length": config.data.length})
     clips = rng.uniform(-1, 1, (b, config.data.length))
     return config, task, {"audio": jnp.asarray(clips, jnp.float32), "mask": jnp.ones(clips.shape, jnp.float32)}
   shape = tuple(config.data.shape)
   task = tasks.get(config.task)(config, {"shape": list(shape)})
-  return config, task, {"image": jnp.asarray(rng.random((b, *shape)), jnp.float32)}
+  batch = {"image": jnp.asarray(rng.random((b, *shape)), jnp.float32)}
+  if config.model.classes:
+    batch["label"] = jnp.asarray(rng.integers(0, config.model.classes, b), jnp.int32)
+  return config, task, batch
+
+
+def text_setup(config, rng, b):
+  """65 symbols: windows of random ids, or (data.unit 'line') lines of random lengths, each framed and padded
+  by newlines (id 0) and masked as genjax/data/text.py lays them out."""
+  if config.data.unit != "line":
+    task = tasks.get(config.task)(config, {"vocab": [chr(0x100 + i) for i in range(65)]})
+    return task, {"tokens": jnp.asarray(rng.integers(0, 65, (b, config.data.seq_len + 1)), jnp.int32)}
+  task = tasks.get(config.task)(config, {"vocab": ["\n"] + [chr(0x100 + i) for i in range(64)]})
+  n = config.data.seq_len
+  lengths = rng.integers(1, n + 1, b)
+  pos = np.arange(n + 2)
+  inside = (pos >= 1) & (pos <= lengths[:, None])
+  tokens = np.where(inside, rng.integers(1, 65, (b, n + 2)), 0)
+  mask = (pos <= lengths[:, None] + 1).astype(np.float32)
+  return task, {"tokens": jnp.asarray(tokens, jnp.int32), "mask": jnp.asarray(mask)}
 
 
 def bench_model(name, steps, peak, real_data):
@@ -165,7 +185,7 @@ def machine():
 
 def main():
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("--model", choices=MODELS, action="append", help="repeatable; default: all five and the pipelines")
+  p.add_argument("--model", choices=MODELS, action="append", help="repeatable; default: all and the pipelines")
   p.add_argument("--steps", type=int, default=20)
   p.add_argument("--synthetic-only", action="store_true", help="skip everything that reads the datasets")
   p.add_argument("--pipelines", action="store_true", help="the data pipelines alone, no models")

@@ -103,6 +103,12 @@ def experiment(name, arg, task, modality):
   return c
 
 
+def conditional_variant(c, arg):
+  """A benchmark's variants: none, or `:cond`, the same model conditioned on 10 classes."""
+  require(arg in (None, "cond"), f"unknown variant {arg!r} of {c.name.split(':')[0]}; use none or :cond (10 classes)")
+  c.model.classes = 10 if arg == "cond" else 0
+
+
 def autoregressive(c):
   """Teacher-forced likelihood models: an LSTM/GRU over tokens ('char_rnn') or a row LSTM ('pixel_rnn')."""
   c.model = dict(arch="char_rnn", cell="lstm", layers=1, embed=64, hidden=256, dropout=0.0, head=512)
