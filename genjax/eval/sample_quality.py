@@ -54,3 +54,17 @@ def inception_score(logits, splits=10):
     log_marginal = np.log(p.mean(0) + 1e-12)
     scores.append(np.exp((p * (part - log_marginal)).sum(1).mean()))
   return float(np.mean(scores)), float(np.std(scores))
+
+
+def class_shares(logits):
+  """The fraction of examples the classifier assigns (argmax) to each class: a GAN's mode balance."""
+  logits = np.asarray(logits)
+  return np.bincount(np.argmax(logits, -1), minlength=logits.shape[-1]) / len(logits)
+
+
+def class_balance(fake_logits, real_logits):
+  """`class_share_c` of the samples per class c, and `class_tv`, the total variation distance between the
+  samples' and the real images' predicted-class histograms (0: the same mix of classes, 1: disjoint)."""
+  fake, real = class_shares(fake_logits), class_shares(real_logits)
+  return {"class_tv": float(0.5 * np.abs(fake - real).sum()),
+          **{f"class_share_{c}": float(v) for c, v in enumerate(fake)}}

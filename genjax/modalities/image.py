@@ -108,11 +108,12 @@ class Image:
 def scores(clf, fake, test, train, n, labels=None):
   """FID/KID/IS of `fake` against `test` on the classifier's features, and the real-data ceiling (test
   against train) beside them; every input is what the classifier reads. With the `labels` the fakes were
-  generated for, also the classifier's accuracy on them."""
+  generated for, also the classifier's accuracy on them; and the samples' class histogram against the test set's."""
   (f_fake, l_fake), (f_test, l_test) = clf(fake), clf(test)
   f_train, _ = clf(train)
   conditional = {} if labels is None else {"label_accuracy": float((np.argmax(l_fake, -1) == labels).mean())}
-  return {**conditional, "fid": sample_quality.fid(f_fake, f_test), "kid": sample_quality.kid(f_fake, f_test)[0],
+  return {**conditional, **sample_quality.class_balance(l_fake, l_test),
+          "fid": sample_quality.fid(f_fake, f_test), "kid": sample_quality.kid(f_fake, f_test)[0],
           "inception_score": sample_quality.inception_score(l_fake)[0],
           "real_fid_test_vs_train": sample_quality.fid(f_test, f_train),
           "real_kid_test_vs_train": sample_quality.kid(f_test, f_train)[0],

@@ -40,3 +40,13 @@ def test_inception_score_bounds():
   assert sq.inception_score(one_class)[0] == pytest.approx(1.0, abs=1e-3)
   uniform = np.zeros((1000, 10))
   assert sq.inception_score(uniform)[0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_class_balance_is_zero_for_the_same_mix_and_one_for_disjoint_classes():
+  real = np.eye(10)[np.arange(1000) % 10]
+  same = sq.class_balance(real[::-1] * 3.0, real)
+  assert same["class_tv"] == pytest.approx(0.0) and same["class_share_7"] == pytest.approx(0.1)
+  only_ones = sq.class_balance(np.tile(np.eye(10)[1], (50, 1)), real)
+  assert only_ones["class_tv"] == pytest.approx(0.9) and only_ones["class_share_1"] == 1.0
+  half = np.eye(10)[np.arange(1000) % 5]  # classes 0-4 only: half the real mass is missing
+  assert sq.class_balance(half, real)["class_tv"] == pytest.approx(0.5)

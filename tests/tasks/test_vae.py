@@ -127,6 +127,7 @@ def test_vae_cli_train_sample_eval(shared_data, tmp_path, repo_root, capsys, mon
   metrics = dict(zip(last[::2], map(float, last[1::2])))
   assert metrics["quality_samples"] == 200 and metrics["fid"] > 0 and 1 <= metrics["inception_score"] <= 10
   assert metrics["real_fid_test_vs_train"] < metrics["fid"]  # real data sits closer to real data than samples
+  assert sum(metrics[f"class_share_{c}"] for c in range(10)) == pytest.approx(1.0) and 0 < metrics["class_tv"] <= 1
   assert os.listdir(os.path.join(os.environ["GENJAX_CACHE_DIR"], "classifiers"))  # cached for next time
   recon = Image.open(os.path.join(workdir, "samples", "step_20_reconstructions.png"))
   assert recon.size == (16 * 30 + 2, 2 * 30 + 2)  # 16 test images over their 16 reconstructions
