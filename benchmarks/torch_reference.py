@@ -1,13 +1,15 @@
 """Straightforward PyTorch versions of the benchmark models, eager or compiled, timed like benchmarks/suite.py.
 
-  python benchmarks/torch_reference.py [--model NAME ...] [--steps 20] [--threads 2] [--compile]
+  python benchmarks/torch_reference.py [--model NAME ...] [--steps 20] [--threads 2] [--compile] [--sample]
 
 The yardstick: genjax's examples/s must be at least these on the same CPU. Same shapes, losses and
 optimizers as configs/bench/*.py; synthetic inputs; median of `--steps` timed steps after two warm-ups.
 `--compile` runs the loss (forward and, through AOTAutograd, backward) and the optimizer update under
-`torch.compile` (inductor), the strongest CPU peer a PyTorch user can switch to; WGAN-GP's critic loss needs
-a double backward, which compiled autograd does not support, so the critics of wavegan and text_gan stay
-eager (their generators are compiled) and the row says so. The compile happens in the warm-up steps and is not timed.
+`torch.compile` (inductor), the strongest CPU peer a PyTorch user can switch to; WGAN-GP's critic loss needs a
+double backward, which compiled autograd does not support, so the critics of wavegan and text_gan stay eager
+(their generators are compiled) and the row says so. The compile happens in the warm-up steps and is not
+timed. `--sample` times the samplers instead (char_lstm, sample_rnn token by token, dcgan's generator), as the
+suite does; with `--compile`, the per-token step or the generator is compiled.
 Needs torch (not a genjax dependency): `pip install torch==2.13.0` in a separate environment. Interleave runs
 with the JAX suite on an idle machine: eager PyTorch slows 10-15x when another process takes a core.
 """
@@ -243,6 +245,64 @@ def setup(name, compile_=False):
   return batch, lambda: gan_step(losses, opt_g, opt_d, real, label, z_dim, gp, classes), compiled
 
 
+SAMPLING = {"char_lstm": (32, 1000), "sample_rnn": (16, 8000), "dcgan": (1024, None)}  # as benchmarks/suite.py
+
+
+def sampler(name, compile_=False):
+  """(units a call makes, the call) of a model's sampling loop with fresh weights: token by token with the
+  recurrent state carried and a categorical draw at every step, or one generator batch."""
+  jit = torch.compile if compile_ else (lambda f: f)
+  n, length = SAMPLING[name]
+  if name == "dcgan":
+    g = jit(dcgan()[0])
+    return n, lambda: g(torch.randn(n, 100))
+  vocab, embed, hidden, layers, cell = {"char_lstm": (65, 128, 512, 2, "lstm"),
+                                        "sample_rnn": (256, 64, 512, 1, "gru")}[name]
+  model = CharRNN(vocab, embed, hidden, layers, cell)
+
+  @jit
+  def step(tok, state):
+    out, state = model.rnn(model.embed(tok), state)
+    return torch.multinomial(F.softmax(model.head(out[:, 0]), -1), 1), state
+
+  def loop():
+    tok, state = torch.zeros(n, 1, dtype=torch.long), None
+    for _ in range(length):
+      tok, state = step(tok, state)
+    return tok
+  return n * length, loop
+
+
+def sampling_main(args):
+  """Units/s of each sampler, median of `--steps` calls after two warm-ups, under torch.no_grad."""
+  names = [m for m in args.model or SAMPLING if m in SAMPLING]
+  for name in names:
+    units, call = sampler(name, args.compile)
+    with torch.no_grad():
+      seconds = _median_seconds(call, args.steps)
+    unit = {"dcgan": "images_per_s", "char_lstm": "chars_per_s", "sample_rnn": "audio_samples_per_s"}[name]
+    row = {"model": name, "framework": _framework(args), unit: units / seconds}
+    if name == "sample_rnn":
+      row["real_time_factor"] = 8000 / row[unit]
+    print(json.dumps(row), flush=True)
+
+
+def _median_seconds(call, steps):
+  for _ in range(2):
+    call()
+  times = []
+  for _ in range(steps):
+    t0 = time.perf_counter()
+    call()
+    times.append(time.perf_counter() - t0)
+  return statistics.median(times)
+
+
+def _framework(args, compiled="all"):
+  mode = f"compiled ({compiled})" if args.compile else "eager"
+  return f"torch {torch.__version__} {mode}, {args.threads} threads"
+
+
 def _optimizer(model, lr, jit, betas=(0.9, 0.999)):
   """(Adam, its update step, compiled when `jit` compiles)."""
   opt = torch.optim.Adam(model.parameters(), lr, betas=betas)
@@ -262,22 +322,17 @@ def main():
   p.add_argument("--steps", type=int, default=20)
   p.add_argument("--threads", type=int, default=2)
   p.add_argument("--compile", action="store_true", help="torch.compile (inductor) the losses and optimizer steps")
+  p.add_argument("--sample", action="store_true", help="the samplers of char_lstm, sample_rnn and dcgan instead")
   args = p.parse_args()
   torch.set_num_threads(args.threads)
   torch.manual_seed(0)
+  if args.sample:
+    return sampling_main(args)
   for name in args.model or MODELS:
     batch, step, compiled = setup(name, args.compile)
-    for _ in range(2):
-      step()
-    times = []
-    for _ in range(args.steps):
-      t0 = time.perf_counter()
-      step()
-      times.append(time.perf_counter() - t0)
-    seconds = statistics.median(times)
-    mode = f"compiled ({compiled})" if args.compile else "eager"
-    print(json.dumps({"model": name, "framework": f"torch {torch.__version__} {mode}, {args.threads} threads",
-                      "examples_per_s": batch / seconds, "step_ms_median": 1e3 * seconds}), flush=True)
+    seconds = _median_seconds(step, args.steps)
+    print(json.dumps({"model": name, "framework": _framework(args, compiled), "examples_per_s": batch / seconds,
+                      "step_ms_median": 1e3 * seconds}), flush=True)
 
 
 if __name__ == "__main__":
