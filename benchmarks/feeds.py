@@ -7,8 +7,6 @@ sample RNN 1,025-sample crops with their masks).
 
 from genjax.data import pipeline
 
-MODALITY = {"char_lstm": "text", "conv_vae": "image", "dcgan": "image", "wavegan": "audio", "sample_rnn": "audio",
-            "sentence_vae": "text", "text_gan": "text", "dcgan:cond": "image", "conv_vae:cond": "image"}
 AUDIO_RATE = 8000
 
 

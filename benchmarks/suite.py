@@ -123,8 +123,8 @@ def bench_model(name, steps, peak, real_data):
     fetch = lambda: jax.device_put({k: v for k, v in next(stream).items() if k in batch})  # noqa: E731 (no labels)
     calls.append(lambda: step(fetch()))
   seconds, *with_data = timed_alternating(calls, steps)  # synthetic and fed steps take turns
-  row = {"model": name, "examples_per_s": config.batch_size / seconds, "step_ms_median": 1e3 * seconds,
-         "compile_s": compile_s, "params": int(params), "flops_per_step": flops,
+  row = {"model": name, "modality": config.modality, "examples_per_s": config.batch_size / seconds,
+         "step_ms_median": 1e3 * seconds, "compile_s": compile_s, "params": int(params), "flops_per_step": flops,
          "flop_fraction_of_peak": flops / seconds / peak, "batch": config.batch_size}
   for fed in with_data:
     row.update(examples_per_s_with_data=config.batch_size / fed, step_ms_median_with_data=1e3 * fed)
@@ -202,7 +202,7 @@ def main():
   rows = [bench_model(name, args.steps, peak, not args.synthetic_only) for name in (args.model or MODELS)]
   pipes = [] if args.model or args.synthetic_only else bench_pipelines(args.prepared_root)
   for pipe in pipes:
-    consumers = [r["examples_per_s"] for r in rows if feeds.MODALITY[r["model"]] == pipe["pipeline"]]
+    consumers = [r["examples_per_s"] for r in rows if r["modality"] == pipe["pipeline"]]
     pipe.update(fastest_model_examples_per_s=max(consumers), times_fastest_model=pipe["examples_per_s"] / max(consumers))
   if args.json:
     for row in rows + pipes:

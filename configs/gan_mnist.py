@@ -5,9 +5,8 @@ The IDX files are found under GENJAX_DATA_DIR (default ../shared/data) in `mnist
 default. Losses: `--config.gan.loss=non_saturating|hinge|wgan_gp` (WGAN-GP usually with
 `--config.gan.n_critic=5 --config.optim.b1=0.5 --config.optim.b2=0.9`); `--config.model.spectral_norm=True`
 normalizes every critic weight; `--config.gan.d_lr=4e-4` gives the critic its own learning rate (TTUR);
-`--config.model.classes=10` conditions both networks on the digit (then
-`genjax sample --label 3`). `genjax eval --workdir DIR` reports FID/KID/IS on genjax's MNIST classifier (and,
-conditional, `label_accuracy`).
+`--config.model.classes=10` conditions both networks on the digit (then `genjax sample --label 3`). `genjax eval
+--workdir DIR` reports FID/KID/IS on genjax's MNIST classifier (and, conditional, `label_accuracy`).
 """
 
 from genjax import config as common
