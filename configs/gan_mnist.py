@@ -5,15 +5,16 @@ The IDX files are found under GENJAX_DATA_DIR (default ../shared/data) in `mnist
 default. Losses: `--config.gan.loss=non_saturating|hinge|wgan_gp` (WGAN-GP usually with
 `--config.gan.n_critic=5 --config.optim.b1=0.5 --config.optim.b2=0.9`); `--config.model.spectral_norm=True`
 normalizes every critic weight; `--config.gan.d_lr=4e-4` gives the critic its own learning rate (TTUR);
-`--config.model.classes=10` conditions both networks on the digit (then `genjax sample --label 3`). `genjax eval
+`--config.model.classes=10` conditions both networks on the digit (then `genjax sample --label 3`; configs/cgan_mnist.py
+is that recipe). `genjax eval
 --workdir DIR` reports FID/KID/IS on genjax's MNIST classifier (and, conditional, `label_accuracy`).
 """
 
 from genjax import config as common
 
 
-def get_config(arg=None):
-  c = common.experiment("gan_mnist", common.check_variant(arg), "gan", "image")
+def recipe(arg, name):
+  c = common.experiment(name, common.check_variant(arg), "gan", "image")
   c.model.update(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False)
   c.gan.update(loss="non_saturating", n_critic=1, ema=0.999)
   c.optim.update(lr=2e-4, b1=0.5, b2=0.999)
@@ -28,4 +29,8 @@ def get_config(arg=None):
     c.model.update(g_widths=(8, 4), d_widths=(4, 8), z=8)
     c.batch_size, c.sample.n = 16, 4
     common.smoke(c)
-  return common.lock(c)
+  return c
+
+
+def get_config(arg=None):
+  return common.lock(recipe(arg, "gan_mnist"))

@@ -89,3 +89,15 @@ def test_conditional_vae_on_mnist_draws_the_asked_class(shared_data, tmp_path, r
   with open(os.path.join(w, "eval_step_300.json")) as f:
     result = json.load(f)
   assert result["label_accuracy"] > 0.3, result  # chance is 0.1; measured 0.44
+
+
+@pytest.mark.parametrize("variant", [None, "cpu", "smoke"])
+def test_cgan_mnist_is_gan_mnist_conditioned_on_the_digit(variant):
+  """configs/cgan_mnist.py ships the measured recipe: gan_mnist's, changed only in the name, the ten classes
+  and (not :smoke) a 100-sample grid with one class per column."""
+  cond, plain = config("cgan_mnist", variant), config("gan_mnist", variant)
+  GANTask.check_config(cond)
+  changed = {k for k, v in cond.to_dict().items() if plain.to_dict().get(k) != v}
+  assert changed <= {"name", "model", "sample"}
+  assert cond.model.classes == 10 and {**cond.model.to_dict(), "classes": 0} == plain.model.to_dict()
+  assert cond.sample.n == (plain.sample.n if variant == "smoke" else 100)
