@@ -128,6 +128,7 @@ def vae(c):
   c.free_bits = 0.0           # nats per latent dimension below which the KL is not pushed down (0: off)
   c.train_iw_samples = 1      # 1: the ELBO; k > 1: the k-sample IWAE bound (k decoder passes per image)
   c.eval_iw_samples = 50      # periodic evaluation; `genjax eval --config.eval_iw_samples=1000` for the final
+  c.eval_decode_batch = 512   # decodings per pass of the IWAE bound's loop: fits a CPU's cache; raise on accelerators
   c.sample = dict(n=64, temperature=1.0, label=-1)  # label: a conditional model's class (-1: each in turn)
 
 

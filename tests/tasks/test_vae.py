@@ -11,7 +11,7 @@ from genjax import main as cli
 from genjax.data import images, sources
 from genjax.errors import UserError
 from genjax.modalities.image import grid_image
-from genjax.tasks.vae import VAETask
+from genjax.tasks.vae import VAETask, iw_chunk
 from tests.tasks.smoke_cli import config, train_twice
 
 
@@ -56,6 +56,9 @@ def test_importance_weighting_tightens_the_bound(task):
   tight = jax.jit(make_task(eval_iw_samples=50).eval_step)(state, batch)
   assert float(tight["nll_iw"]) < float(loose["nll_iw"])
   assert float(tight["nll_iw"]) <= float(tight["neg_elbo"]) + 1e-3 * 8
+  # The same 50 samples decoded 8 x 6 = 48 at a time (chunks of 5) and 8 x 50 at once: the same bound.
+  chunked = jax.jit(make_task(eval_iw_samples=50, eval_decode_batch=48).eval_step)(state, batch)
+  np.testing.assert_allclose(float(chunked["nll_iw"]), float(tight["nll_iw"]), rtol=1e-5)
   padded = jax.jit(task.eval_step)(state, {"image": batch["image"], "weight": jnp.array([1.0] * 4 + [0.0] * 4)})
   assert float(padded["examples"]) == 4 and float(padded["units"]) == 4 * 28 * 28
 
@@ -96,9 +99,16 @@ def test_fixed_binarization_is_deterministic():
   assert set(np.unique(a.arrays["image"])) <= {0, 255}
 
 
+def test_iw_chunk_divides_k_within_the_decode_batch():
+  assert [iw_chunk(k, 128, 512) for k in (1, 50, 1000, 7)] == [1, 2, 4, 1]
+  assert iw_chunk(1000, 200, 512) == 2 and iw_chunk(50, 1000, 512) == 1 and iw_chunk(50, 8, 10_000) == 50
+
+
 def test_bad_iw_samples_is_a_user_error():
-  with pytest.raises(UserError, match="multiple of 50"):
-    VAETask.check_config(config("vae_mnist", eval_iw_samples=75))
+  with pytest.raises(UserError, match="eval_iw_samples=0 must be at least 1"):
+    VAETask.check_config(config("vae_mnist", eval_iw_samples=0))
+  with pytest.raises(UserError, match="eval_decode_batch=0 must be at least 1"):
+    VAETask.check_config(config("vae_mnist", eval_decode_batch=0))
   with pytest.raises(UserError, match="train_iw_samples=0 must be 1"):
     VAETask.check_config(config("vae_mnist", train_iw_samples=0))
   with pytest.raises(UserError, match="set free_bits=0 or train_iw_samples=1"):
