@@ -7,8 +7,9 @@ Times the real task's jitted eval_step (configs/vae_mnist.py at its canonical sh
 the cost does not depend on them) on synthetic binary images, the median of `--steps` calls after two warm-up
 calls, each blocked on; with the FLOPs of a call as a fraction of this machine's float32 matmul peak (XLA's
 cost analysis counts a loop's body once, so this is the cost of one chunk of samples, encoder included,
-times the chunks: the encoder, about a tenth of a decoding, is counted once per chunk). `genjax eval --config.eval_iw_samples=K` runs this step over the test set (and then
-draws its quality samples, which this leaves out). Run it on an idle machine; paste the line into
+times the chunks: the encoder, about a tenth of a decoding, is counted once per chunk). `genjax eval
+--config.eval_iw_samples=K` runs this step over the test set (and then draws its quality samples, which this
+leaves out). Run it on an idle machine; paste the line into
 BUILD_NOTES.md.
 """
 
@@ -44,7 +45,8 @@ def bench(k, batch, decode_batch, steps, peak):
   chunk = iw_chunk(k, batch, decode_batch)
   flops = float(compiled_eval(chunk, batch, decode_batch)[0].cost_analysis().get("flops", 0.0)) * (k // chunk)
   seconds = timed(lambda: compiled(state, images), steps)
-  return {"k": k, "batch": batch, "decode_batch": decode_batch, "images_per_s": batch / seconds, "call_s_median": seconds,
+  return {"k": k, "batch": batch, "decode_batch": decode_batch, "images_per_s": batch / seconds,
+          "call_s_median": seconds,
           "test_set_minutes": TEST_IMAGES / (batch / seconds) / 60, "flops_per_call": flops,
           "flop_fraction_of_peak": flops / seconds / peak, "machine": machine()}
 
@@ -63,8 +65,8 @@ def main():
   if args.json:
     print(json.dumps(row))
   else:
-    print(f"k={row['k']} batch {row['batch']} decode batch {row['decode_batch']}: {row['images_per_s']:.1f} images/s, {row['call_s_median']:.2f} s "
-          f"a call, full test set {row['test_set_minutes']:.1f} min, {row['flop_fraction_of_peak']:.0%} of the "
+    print(f"k={row['k']} batch {row['batch']} decode batch {row['decode_batch']}: {row['images_per_s']:.1f} "
+          f"images/s, {row['call_s_median']:.2f} s a call, full test set {row['test_set_minutes']:.1f} min, {row['flop_fraction_of_peak']:.0%} of the "
           f"{row['matmul_peak_gflops']:.0f} GFLOP/s matmul peak ({row['machine']})")
 
 
