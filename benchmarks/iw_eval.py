@@ -66,8 +66,9 @@ def main():
     print(json.dumps(row))
   else:
     print(f"k={row['k']} batch {row['batch']} decode batch {row['decode_batch']}: {row['images_per_s']:.1f} "
-          f"images/s, {row['call_s_median']:.2f} s a call, full test set {row['test_set_minutes']:.1f} min, {row['flop_fraction_of_peak']:.0%} of the "
-          f"{row['matmul_peak_gflops']:.0f} GFLOP/s matmul peak ({row['machine']})")
+          f"images/s, {row['call_s_median']:.2f} s a call, full test set {row['test_set_minutes']:.1f} min, "
+          f"{row['flop_fraction_of_peak']:.0%} of the {row['matmul_peak_gflops']:.0f} GFLOP/s matmul peak "
+          f"({row['machine']})")
 
 
 if __name__ == "__main__":
