@@ -3,9 +3,7 @@
 With g_widths (128, 64), d_widths (64, 128) and z 100 on 28x28x1 they are the canonical `dcgan` of the
 benchmark suite: G dense 7*7*128 + BN + ReLU -> convT 64 (4x4, s2) + BN + ReLU -> convT 1 (4x4, s2) tanh;
 D conv 64 (4x4, s2) LeakyReLU 0.2 -> conv 128 (4x4, s2) LeakyReLU -> dense 1 (a logit / critic value).
-With `classes` > 0 both read a class label (models/condition.py). With `minibatch_std` the critic's output
-layer also reads one number shared by the batch it scores: the standard deviation of the last features over
-that batch, averaged (Karras et al. 2018), so a generator whose samples are too alike is told apart by it.
+With `classes` > 0 both read a class label (models/condition.py).
 """
 
 import jax
@@ -52,17 +50,16 @@ class Discriminator(nnx.Module):
   losses that differentiate the critic's input gradient (WGAN-GP), see layers.Conv. With `classes` the
   output adds the projection of the label's embedding onto the last features."""
 
-  def __init__(self, shape, widths, spectral_norm=False, second_order=False, classes=0, minibatch_std=False, *,
-               dtype=None, remat="none", rngs):
+  def __init__(self, shape, widths, spectral_norm=False, second_order=False, classes=0, *, dtype=None,
+               remat="none", rngs):
     check_shape(shape, widths)
     h, w, c = shape
     self.n, self.spectral, self.dtype, self.remat = len(widths), spectral_norm, dtype, remat
-    self.minibatch_std = minibatch_std
     chans = (c, *widths)
     for i, (a, b) in enumerate(zip(chans, chans[1:])):
       setattr(self, f"conv{i}", layers.Conv(a, b, (4, 4), (2, 2), second_order, dtype=dtype, rngs=rngs))
     side = (h // 2 ** self.n) * (w // 2 ** self.n) * widths[-1]
-    self.out = nnx.Linear(side + minibatch_std, 1, rngs=rngs)
+    self.out = nnx.Linear(side, 1, rngs=rngs)
     if classes:
       self.project = condition.Projection(classes, side, rngs=rngs)
     if spectral_norm:
@@ -91,23 +88,15 @@ class Discriminator(nnx.Module):
       x = layers.remat(block, self.remat)(x, self._kernel(name, update_stats))
     x, w, b = layers.compute(self.dtype, x.reshape(x.shape[0], -1), self._kernel("out", update_stats),
                              self.out.bias[...])
-    feats = jnp.concatenate([x, batch_spread(x)], -1) if self.minibatch_std else x
-    out = (feats @ w + b)[:, 0]
+    out = (x @ w + b)[:, 0]
     if label is not None:
       out = out + self.project(x, label)
     return out.astype(jnp.float32)
 
 
-def batch_spread(x):
-  """[B, F] -> [B, 1]: each feature's standard deviation over the batch, averaged over features, for every row.
-  Computed in float32 over the batch the critic scores (the task refuses gradient accumulation with it)."""
-  spread = jnp.sqrt(x.astype(jnp.float32).var(0) + 1e-8).mean()
-  return jnp.broadcast_to(spread, (x.shape[0], 1)).astype(x.dtype)
-
-
 class DCGAN(nnx.Module):
   def __init__(self, shape, g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False,
-               second_order=False, classes=0, minibatch_std=False, *, dtype=None, remat="none", rngs):
+               second_order=False, classes=0, *, dtype=None, remat="none", rngs):
     self.g = Generator(shape, g_widths, z, classes, dtype=dtype, remat=remat, rngs=rngs)
-    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, classes, minibatch_std, dtype=dtype,
-                           remat=remat, rngs=rngs)
+    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, classes, dtype=dtype, remat=remat,
+                           rngs=rngs)

@@ -60,7 +60,7 @@ def make_model(shape, m, loss, dtype, remat, rngs):
     return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, m.get("phase_shuffle", 0), dtype=dtype,
                            remat=remat, rngs=rngs)
   return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order,
-                     m.get("classes", 0), m.get("minibatch_std", False), dtype=dtype, remat=remat, rngs=rngs)
+                     m.get("classes", 0), dtype=dtype, remat=remat, rngs=rngs)
 
 
 def given(label):
@@ -82,9 +82,6 @@ class GANTask:
     require(g.n_critic >= 1 and config.batch_size % (g.n_critic * k) == 0,
             f"gan.n_critic={g.n_critic} times grad_accum={k} must divide batch_size={config.batch_size} (each "
             f"critic update takes its slice of the batch, in grad_accum micro-batches)")
-    require(not m.get("minibatch_std") or (m.arch == "dcgan" and k == 1), "model.minibatch_std is the DCGAN "
-            f"critic's whole-batch feature (model.arch={m.arch!r}, grad_accum={k}): use it with arch 'dcgan' and "
-            "grad_accum=1, or set it False")
     require(g.d_lr >= 0, f"gan.d_lr={g.d_lr} must be >= 0 (0: the critic trains at optim.lr)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
     arch = ARCH.get(config.modality)

@@ -8,7 +8,7 @@ from flax import nnx
 from PIL import Image
 
 from genjax.errors import UserError
-from genjax.models import dcgan, layers
+from genjax.models import layers
 from genjax.models import wavegan
 from genjax.tasks import gan
 from genjax.tasks.gan import GANTask
@@ -104,29 +104,6 @@ def test_bad_gan_settings_are_user_errors():
     make_task(**{"gan.loss": "lsgan"})
   with pytest.raises(UserError, match="gan.d_lr"):
     make_task(**{"gan.d_lr": -1e-4})
-  with pytest.raises(UserError, match=r"grad_accum=2\): use it with arch 'dcgan' and grad_accum=1"):
-    make_task(**{"model.minibatch_std": True, "grad_accum": 2})
-
-
-def test_minibatch_std_lets_the_critic_see_its_batch_and_trains():
-  """With minibatch_std an example's score depends on the rest of its batch (a batch of copies has no spread);
-  without it, it does not. The critic still learns to separate real from fake."""
-  x = strokes(8)
-  for on in (False, True):
-    task = make_task(**{"model.minibatch_std": on})
-    model = task._bind(*task.model.init_with_stats(jax.random.PRNGKey(0)))
-    alone, mixed = model.d(jnp.repeat(x[:1], 8, 0))[0], model.d(x)[0]
-    assert (abs(float(alone - mixed)) > 1e-4) == on
-  task = make_task(**{"model.minibatch_std": True, "optim.lr": 2e-3})
-  state, step = task.init(jax.random.PRNGKey(0)), jax.jit(task.train_step)
-  for _ in range(15):
-    state, metrics = step(state, {"image": strokes()})
-  assert float(metrics["d_real"]) > float(metrics["d_fake"])
-
-
-def test_batch_spread_is_the_mean_standard_deviation_of_the_features():
-  x = jnp.array([[0.5, 1.5], [-0.5, -1.5]])  # feature standard deviations 0.5 and 1.5
-  np.testing.assert_allclose(dcgan.batch_spread(x), [[1.0], [1.0]], rtol=1e-6)
 
 
 @pytest.mark.slow
