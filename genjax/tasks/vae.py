@@ -304,8 +304,8 @@ class VAETask:
     eps = self._noise(rng, k, x)
     chunk = iw_chunk(k, eps.shape[1], self.config.eval_decode_batch)
 
-    def weights(eps):
-      log_px, log_pz, log_qz = self._sample_terms(model, x, posterior, eps)
+    def weights(chunk_eps):
+      log_px, log_pz, log_qz = self._sample_terms(model, x, posterior, chunk_eps)
       return log_px + log_pz - log_qz
     return jax.lax.map(weights, eps.reshape(k // chunk, chunk, *eps.shape[1:])).reshape(k, -1)
 
