@@ -129,13 +129,13 @@ class GANTask:
     return self.model.bind({"g": params["g_ema" if ema else "g"], "d": params["d"]}, stats)
 
   def _score_fake(self, model, fake, label, rng):
-    """The critic's outputs [B] on fakes generated for `label` (classes or InfoGAN codes), and the InfoGAN
-    term: gan.info_weight times the summed cross-entropy of the code head against the codes (0 without)."""
+    """The critic's outputs [B] on fakes generated for `label` (classes or InfoGAN codes), and the summed
+    cross-entropy of its code head against the codes (0 without codes): log(codes) per fake while the code
+    is unrecognizable, 0 when it is read back exactly."""
     if not self.codes:
       return model.d(fake, rng=rng, **given(label)), jnp.zeros(())
     out, logits = model.d(fake, rng=rng, with_codes=True)
-    info = optax.softmax_cross_entropy_with_integer_labels(logits, label).sum()
-    return out, self.gan.get("info_weight", 1.0) * info
+    return out, optax.softmax_cross_entropy_with_integer_labels(logits, label).sum()
 
   def _critic_loss(self, d_params, params, stats, n, micro, rng):
     """The critic's loss on (real, labels or None, the fakes' labels or codes or None, latents, GP mixing
@@ -145,8 +145,8 @@ class GANTask:
     fake = lax.stop_gradient(model.g(z, **given(fake_label)))
     shuffle = jax.random.split(jax.random.fold_in(rng, 1), 3)  # WaveGAN's phase shifts, per critic call
     d_real = model.d(real, update_stats=True, rng=shuffle[0], **y)  # the one call that advances spectral norm
-    d_fake, info = self._score_fake(model, fake, fake_label, shuffle[1])
-    loss = (d_loss(self.gan.loss, d_real, d_fake).sum() + info) / n
+    d_fake, code_ce = self._score_fake(model, fake, fake_label, shuffle[1])
+    loss = (d_loss(self.gan.loss, d_real, d_fake).sum() + self.gan.get("info_weight", 1.0) * code_ce) / n
     gp = jnp.zeros(())
     if self.gan.loss == "wgan_gp":
       t = t.reshape((-1,) + (1,) * (real.ndim - 1))
@@ -154,13 +154,13 @@ class GANTask:
       loss = loss + self.gan.gp_weight * gp
     parts = {"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}
     if self.codes:
-      parts["info"] = info / n
+      parts["code_ce"] = code_ce / n
     return loss, (parts, self.model.stats(model))
 
   def _generator_loss(self, g_params, params, stats, n, micro, rng):
     (z, label), model = micro, self._bind(dict(params, g=g_params), stats)
-    d_fake, info = self._score_fake(model, model.g(z, **given(label)), label, jax.random.fold_in(rng, 1))
-    return (g_loss(self.gan.loss, d_fake).sum() + info) / n
+    d_fake, code_ce = self._score_fake(model, model.g(z, **given(label)), label, jax.random.fold_in(rng, 1))
+    return (g_loss(self.gan.loss, d_fake).sum() + self.gan.get("info_weight", 1.0) * code_ce) / n
 
   def _z(self, rng, n):
     return common.over_batch(jax.random.normal(rng, (n, self.config.model.z)))
