@@ -138,9 +138,8 @@ def gan(c):
   model.arch: 'dcgan' (images), 'wavegan' (audio, width d) or 'text_gan' (text lines, width d, `blocks`
   residual blocks)."""
   c.model = dict(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, d=32,
-                 phase_shuffle=0, blocks=5, classes=0, codes=0)  # classes > 0: a class-conditional DCGAN;
-  # codes > 0: an InfoGAN DCGAN with a categorical code of that size, weighted by gan.info_weight
-  c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999, d_lr=0.0, info_weight=1.0)
+                 phase_shuffle=0, blocks=5, classes=0)  # classes > 0: a class-conditional DCGAN
+  c.gan = dict(loss="non_saturating", gp_weight=10.0, n_critic=1, ema=0.999, d_lr=0.0)
   c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
   c.sample = dict(n=64, temperature=1.0, label=-1)  # label: a conditional model's class (-1: each in turn)
 

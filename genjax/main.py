@@ -40,8 +40,7 @@ def parse(argv):
   sa.add_argument("--length", type=int, default=None)
   sa.add_argument("--top-k", type=int, default=None)
   sa.add_argument("--label", type=int, default=None,
-                  help="class-conditional models: the class of every sample; InfoGANs (model.codes): the "
-                       "code (default: each in turn)")
+                  help="class-conditional models: the class of every sample (default: each class in turn)")
   sa.add_argument("--seed", type=int, default=0)
   sa.add_argument("--separate", action="store_true", help="image tasks: one PNG per image instead of a grid")
   sa.add_argument("--interpolate", nargs=2, metavar=("A", "B"), default=None,

@@ -68,12 +68,3 @@ def class_balance(fake_logits, real_logits):
   fake, real = class_shares(fake_logits), class_shares(real_logits)
   return {"class_tv": float(0.5 * np.abs(fake - real).sum()),
           **{f"class_share_{c}": float(v) for c, v in enumerate(fake)}}
-
-
-def code_purity(fake_logits, codes):
-  """How an InfoGAN's codes line up with the classes, judged by the classifier: `code_purity`, the share of
-  samples in their code's most frequent predicted class (1: every code draws one class), and `code_classes`,
-  how many distinct classes the codes' most frequent classes are (the classes the codes cover as modes)."""
-  pred = np.argmax(fake_logits, -1)
-  counts = np.stack([np.bincount(pred[codes == c], minlength=fake_logits.shape[-1]) for c in np.unique(codes)])
-  return {"code_purity": float(counts.max(1).sum() / len(pred)), "code_classes": len(set(counts.argmax(1)))}

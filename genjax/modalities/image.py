@@ -72,8 +72,7 @@ class Image:
     """FID/KID/IS of n samples `generate(rng, n[, labels])` (default `eval_quality_samples`) against the test set,
     on genjax's own classifier features, next to the real-data ceiling (test against train); for a
     class-conditional model the samples cycle through the classes and `label_accuracy` is the fraction the
-    classifier assigns to the class they were generated for; an InfoGAN's cycle through its codes, scored by
-    `code_purity`."""
+    classifier assigns to the class they were generated for."""
     cfg = self.config
     n = n or cfg.eval_quality_samples
     if not (images.has_labels(data.train) and images.has_labels(data.test)):
@@ -82,14 +81,14 @@ class Image:
     train, test = images.labelled(data.train), images.labelled(data.test)
     name = f"{cfg.data.source}-{'x'.join(map(str, self.shape))}-{cfg.eval_classifier_steps}steps"
     clf = classifier.load_or_train(name, *train, *test, steps=cfg.eval_classifier_steps, log=log)
-    classes, codes = common.classes(cfg), cfg.model.get("codes", 0)
-    labels = np.arange(n) % (classes or codes) if classes or codes else None
+    classes = common.classes(cfg)
+    labels = np.arange(n) % classes if classes else None
 
-    def chunk(i):  # a conditional model's (or InfoGAN's) generate also takes the labels (codes)
+    def chunk(i):  # a conditional model's generate also takes the labels
       given = () if labels is None else (labels[i:i + QUALITY_CHUNK],)
       return generate(jax.random.PRNGKey(1000 + i), min(QUALITY_CHUNK, n - i), *given)
     fake = np.concatenate([chunk(i) for i in range(0, n, QUALITY_CHUNK)]).astype(np.float32) / 255.0
-    return scores(clf, fake, test[0][:n], train[0][:n], n, labels, codes=not classes)
+    return scores(clf, fake, test[0][:n], train[0][:n], n, labels)
 
   def write_samples(self, samples, stem):
     """A PNG grid at `stem`.png; returns its path."""
@@ -106,19 +105,13 @@ class Image:
     tb.add_images("samples", samples, step, dataformats="NHWC")
 
 
-def scores(clf, fake, test, train, n, labels=None, codes=False):
+def scores(clf, fake, test, train, n, labels=None):
   """FID/KID/IS of `fake` against `test` on the classifier's features, and the real-data ceiling (test
   against train) beside them; every input is what the classifier reads. With the `labels` the fakes were
-  generated for, also the classifier's accuracy on them (`codes`: InfoGAN codes, their purity instead); and
-  the samples' class histogram against the test set's."""
+  generated for, also the classifier's accuracy on them; and the samples' class histogram against the test set's."""
   (f_fake, l_fake), (f_test, l_test) = clf(fake), clf(test)
   f_train, _ = clf(train)
-  if labels is None:
-    conditional = {}
-  elif codes:
-    conditional = sample_quality.code_purity(l_fake, labels)
-  else:
-    conditional = {"label_accuracy": float((np.argmax(l_fake, -1) == labels).mean())}
+  conditional = {} if labels is None else {"label_accuracy": float((np.argmax(l_fake, -1) == labels).mean())}
   return {**conditional, **sample_quality.class_balance(l_fake, l_test),
           "fid": sample_quality.fid(f_fake, f_test), "kid": sample_quality.kid(f_fake, f_test)[0],
           "inception_score": sample_quality.inception_score(l_fake)[0],

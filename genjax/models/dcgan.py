@@ -3,9 +3,7 @@
 With g_widths (128, 64), d_widths (64, 128) and z 100 on 28x28x1 they are the canonical `dcgan` of the
 benchmark suite: G dense 7*7*128 + BN + ReLU -> convT 64 (4x4, s2) + BN + ReLU -> convT 1 (4x4, s2) tanh;
 D conv 64 (4x4, s2) LeakyReLU 0.2 -> conv 128 (4x4, s2) LeakyReLU -> dense 1 (a logit / critic value).
-With `classes` > 0 both read a class label (models/condition.py). With `codes` > 0 it is an InfoGAN (Chen et al.
-2016): the generator reads a categorical code it is free to give a meaning (the digit, on MNIST), and the
-discriminator has a second head that predicts the code back from a sample; no labels are involved.
+With `classes` > 0 both read a class label (models/condition.py).
 """
 
 import jax
@@ -50,10 +48,9 @@ class Discriminator(nnx.Module):
   """Strided convs to one output per image. With `spectral_norm`, every weight is divided by its largest
   singular value (one power iteration per update, its vector kept as model state). `second_order` for
   losses that differentiate the critic's input gradient (WGAN-GP), see layers.Conv. With `classes` the
-  output adds the projection of the label's embedding onto the last features; with `codes`, a linear head on
-  the same features gives the InfoGAN code's logits."""
+  output adds the projection of the label's embedding onto the last features."""
 
-  def __init__(self, shape, widths, spectral_norm=False, second_order=False, classes=0, codes=0, *, dtype=None,
+  def __init__(self, shape, widths, spectral_norm=False, second_order=False, classes=0, *, dtype=None,
                remat="none", rngs):
     check_shape(shape, widths)
     h, w, c = shape
@@ -65,8 +62,6 @@ class Discriminator(nnx.Module):
     self.out = nnx.Linear(side, 1, rngs=rngs)
     if classes:
       self.project = condition.Projection(classes, side, rngs=rngs)
-    if codes:
-      self.code_head = nnx.Linear(side, codes, dtype=dtype, rngs=rngs)
     if spectral_norm:
       for name, width in [(f"conv{i}", b) for i, b in enumerate(widths)] + [("out", 1)]:
         u = jax.random.normal(rngs.params(), (width,))
@@ -82,10 +77,10 @@ class Discriminator(nnx.Module):
       u[...] = u_next
     return w
 
-  def __call__(self, x, update_stats=False, rng=None, label=None, with_codes=False):
-    """x [B, H, W, C] in [-1, 1] (and its labels [B] when conditional) -> float32 [B]; `with_codes`, also the
-    InfoGAN code's logits [B, codes]. `update_stats` advances the spectral-norm power iteration; `rng` is for
-    critics that randomize (WaveGAN's phase shuffle), unused here."""
+  def __call__(self, x, update_stats=False, rng=None, label=None):
+    """x [B, H, W, C] in [-1, 1] (and its labels [B] when conditional) -> float32 [B]. `update_stats` advances
+    the spectral-norm power iteration; `rng` is for critics that randomize (WaveGAN's phase shuffle), unused
+    here."""
     del rng
     for i in range(self.n):
       name = f"conv{i}"  # the kernel outside the block: its power iteration updates state once
@@ -96,14 +91,12 @@ class Discriminator(nnx.Module):
     out = (x @ w + b)[:, 0]
     if label is not None:
       out = out + self.project(x, label)
-    if with_codes:
-      return out.astype(jnp.float32), self.code_head(x).astype(jnp.float32)
     return out.astype(jnp.float32)
 
 
 class DCGAN(nnx.Module):
   def __init__(self, shape, g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False,
-               second_order=False, classes=0, codes=0, *, dtype=None, remat="none", rngs):
-    self.g = Generator(shape, g_widths, z, classes or codes, dtype=dtype, remat=remat, rngs=rngs)
-    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, classes, codes, dtype=dtype,
-                           remat=remat, rngs=rngs)
+               second_order=False, classes=0, *, dtype=None, remat="none", rngs):
+    self.g = Generator(shape, g_widths, z, classes, dtype=dtype, remat=remat, rngs=rngs)
+    self.d = Discriminator(shape, d_widths, spectral_norm, second_order, classes, dtype=dtype, remat=remat,
+                           rngs=rngs)

@@ -9,11 +9,7 @@ Samples come from the EMA generator, which is smoother than the raw one. `model.
 WaveGAN (waveforms, with phase shuffle in its critic) or the residual 1-D conv text GAN (characters).
 With model.classes > 0 DCGAN is class-conditional: the critic scores each real image with its label and each
 fake with the label it was generated for (the same labels as the real slice), the generator trains on
-uniform labels, and samples cycle through the classes unless `label` picks one. With model.codes > 0 it is an
-InfoGAN (Chen et al. 2016), unconditional: every fake is generated from a uniform categorical code, and both
-networks add gan.info_weight times the cross-entropy of the critic's code head on it (a lower bound on the
-code's mutual information with the sample), so the generator is paid to make the code recognizable; samples
-cycle through the codes as a conditional model's through its classes.
+uniform labels, and samples cycle through the classes unless `label` picks one.
 """
 
 import jax
@@ -64,7 +60,7 @@ def make_model(shape, m, loss, dtype, remat, rngs):
     return wavegan.WaveGAN(shape[0], m.d, m.z, shape[1], second_order, m.get("phase_shuffle", 0), dtype=dtype,
                            remat=remat, rngs=rngs)
   return dcgan.DCGAN(shape, tuple(m.g_widths), tuple(m.d_widths), m.z, m.spectral_norm, second_order,
-                     m.get("classes", 0), m.get("codes", 0), dtype=dtype, remat=remat, rngs=rngs)
+                     m.get("classes", 0), dtype=dtype, remat=remat, rngs=rngs)
 
 
 def given(label):
@@ -81,13 +77,6 @@ class GANTask:
     require(m.z >= 1, f"model.z={m.z} must be at least 1")
     require(m.arch in ARCH.values(), f"model.arch={m.arch!r} must be one of {sorted(ARCH.values())}")
     common.check_classes(config, "dcgan")
-    codes = m.get("codes", 0)
-    require(codes >= 0 and not (codes and m.arch != "dcgan"), f"model.codes={codes}: InfoGAN codes are built "
-            f"for model.arch='dcgan'; set model.codes=0 (off) for {m.arch!r}, or a code size >= 2 for dcgan")
-    require(not (codes and common.classes(config)), f"model.codes={codes} and model.classes="
-            f"{common.classes(config)}: a model is conditioned on labels or learns its own codes, not both; set "
-            f"one of them to 0")
-    require(g.get("info_weight", 1.0) >= 0, f"gan.info_weight={g.get('info_weight')} must be >= 0")
     require(g.loss in LOSSES, f"gan.loss={g.loss!r} must be one of {LOSSES}")
     k = config.get("grad_accum", 1)
     require(g.n_critic >= 1 and config.batch_size % (g.n_critic * k) == 0,
@@ -107,7 +96,7 @@ class GANTask:
 
   def __init__(self, config, meta):
     self.config, self.gan, self.accum = config, config.gan, config.get("grad_accum", 1)
-    self.classes, self.codes = common.classes(config), config.model.get("codes", 0)
+    self.classes = common.classes(config)
     self.modality = modalities.get(config.modality)(config, meta)
     self.shape = self.modality.shape
     m = config.model
@@ -128,58 +117,44 @@ class GANTask:
   def _bind(self, params, stats=None, ema=False):
     return self.model.bind({"g": params["g_ema" if ema else "g"], "d": params["d"]}, stats)
 
-  def _score_fake(self, model, fake, label, rng):
-    """The critic's outputs [B] on fakes generated for `label` (classes or InfoGAN codes), and the summed
-    cross-entropy of its code head against the codes (0 without codes): log(codes) per fake while the code
-    is unrecognizable, 0 when it is read back exactly."""
-    if not self.codes:
-      return model.d(fake, rng=rng, **given(label)), jnp.zeros(())
-    out, logits = model.d(fake, rng=rng, with_codes=True)
-    return out, optax.softmax_cross_entropy_with_integer_labels(logits, label).sum()
-
   def _critic_loss(self, d_params, params, stats, n, micro, rng):
-    """The critic's loss on (real, labels or None, the fakes' labels or codes or None, latents, GP mixing
-    weights) as a sum over them divided by the critic batch's size `n`, and the sums of its parts."""
-    real, label, fake_label, z, t = micro
+    """The critic's loss on (real, labels or None, latents, GP mixing weights) as a sum over them divided by
+    the critic batch's size `n`, and the sums of its parts."""
+    real, label, z, t = micro
     model, y = self._bind(dict(params, d=d_params), stats), given(label)
-    fake = lax.stop_gradient(model.g(z, **given(fake_label)))
+    fake = lax.stop_gradient(model.g(z, **y))
     shuffle = jax.random.split(jax.random.fold_in(rng, 1), 3)  # WaveGAN's phase shifts, per critic call
     d_real = model.d(real, update_stats=True, rng=shuffle[0], **y)  # the one call that advances spectral norm
-    d_fake, code_ce = self._score_fake(model, fake, fake_label, shuffle[1])
-    loss = (d_loss(self.gan.loss, d_real, d_fake).sum() + self.gan.get("info_weight", 1.0) * code_ce) / n
+    d_fake = model.d(fake, rng=shuffle[1], **y)
+    loss = d_loss(self.gan.loss, d_real, d_fake).sum() / n
     gp = jnp.zeros(())
     if self.gan.loss == "wgan_gp":
       t = t.reshape((-1,) + (1,) * (real.ndim - 1))
       gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2], **y), t * real + (1 - t) * fake).sum() / n
       loss = loss + self.gan.gp_weight * gp
-    parts = {"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}
-    if self.codes:
-      parts["code_ce"] = code_ce / n
-    return loss, (parts, self.model.stats(model))
+    return loss, ({"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}, self.model.stats(model))
 
   def _generator_loss(self, g_params, params, stats, n, micro, rng):
     (z, label), model = micro, self._bind(dict(params, g=g_params), stats)
-    d_fake, code_ce = self._score_fake(model, model.g(z, **given(label)), label, jax.random.fold_in(rng, 1))
-    return (g_loss(self.gan.loss, d_fake).sum() + self.gan.get("info_weight", 1.0) * code_ce) / n
+    y = given(label)
+    return g_loss(self.gan.loss, model.d(model.g(z, **y), rng=jax.random.fold_in(rng, 1), **y)).sum() / n
 
   def _z(self, rng, n):
     return common.over_batch(jax.random.normal(rng, (n, self.config.model.z)))
 
   def _labels(self, rng, n):
-    """Uniform labels (or InfoGAN codes) [n] to generate from; None for an unconditional model."""
-    k = self.classes or self.codes
-    return common.over_batch(jax.random.randint(rng, (n,), 0, k)) if k else None
+    """Uniform labels [n] for the generator's update; None for an unconditional model."""
+    return common.over_batch(jax.random.randint(rng, (n,), 0, self.classes)) if self.classes else None
 
   def _critic_update(self, d_params, d_opt, stats, params, real_slice, rng):
     (real, label), (z_rng, mix_rng) = real_slice, jax.random.split(rng)
     n = real.shape[0]
-    fake_label = self._labels(jax.random.fold_in(z_rng, 1), n) if self.codes else label
     grad = jax.value_and_grad(self._critic_loss, has_aux=True)
 
     def micro_grad(micro):  # spectral norm's vectors do not depend on the data: keep the last micro-batch's
       (loss, (parts, new_stats)), grads = grad(d_params, params, stats, n, micro, mix_rng)
       return (loss, parts, grads), new_stats
-    inputs = (real, label, fake_label, self._z(z_rng, n), jax.random.uniform(mix_rng, (n,)))
+    inputs = (real, label, self._z(z_rng, n), jax.random.uniform(mix_rng, (n,)))
     (loss, parts, grads), stats = common.accumulate(micro_grad, inputs, self.accum)
     d_params, d_opt = self.tx.apply("d", d_params, grads, d_opt)
     return d_params, d_opt, stats, dict(parts, d_loss=loss, d_grad_norm=optax.tree.norm(grads))
@@ -220,8 +195,7 @@ class GANTask:
     x, w = self.modality.signal(batch), batch["weight"]
     model, y = self._bind(state["params"], state["stats"]), given(common.batch_labels(batch, self.classes))
     d_real = model.d(x, **y)
-    codes = given(self._labels(jax.random.PRNGKey(1), x.shape[0]) if self.codes else None)
-    d_fake = model.d(model.g(self._z(jax.random.PRNGKey(0), x.shape[0]), **y, **codes), **y)
+    d_fake = model.d(model.g(self._z(jax.random.PRNGKey(0), x.shape[0]), **y), **y)
     return {"d_loss": (d_loss(self.gan.loss, d_real, d_fake) * w).sum(), "d_real": (d_real * w).sum(),
             "d_fake": (d_fake * w).sum(), "examples": w.sum()}
 
@@ -232,10 +206,10 @@ class GANTask:
 
   def sample(self, params, rng, n, temperature=1.0, label=-1):
     """n samples from the EMA generator at z ~ N(0, temperature^2 I), as the modality writes them; a
-    conditional model's of class `label` (an InfoGAN's of code `label`; -1: each in turn)."""
+    conditional model's of class `label` (-1: each class in turn)."""
     self.modality.check_request(n)
     check_temperature(temperature)
-    labels = common.sample_labels(self.classes or self.codes, n, label)
+    labels = common.sample_labels(self.classes, n, label)
     return self.modality.decode_signal(self._generate(params, temperature * self._z(rng, n), labels))
 
   def quality(self, params, data, n=None, log=print):

@@ -50,13 +50,3 @@ def test_class_balance_is_zero_for_the_same_mix_and_one_for_disjoint_classes():
   assert only_ones["class_tv"] == pytest.approx(0.9) and only_ones["class_share_1"] == 1.0
   half = np.eye(10)[np.arange(1000) % 5]  # classes 0-4 only: half the real mass is missing
   assert sq.class_balance(half, real)["class_tv"] == pytest.approx(0.5)
-
-
-def test_code_purity_counts_each_codes_most_frequent_class():
-  codes = np.arange(100) % 4
-  pure = sq.code_purity(np.eye(10)[codes + 2], codes)  # code c always draws class c + 2
-  assert pure == {"code_purity": 1.0, "code_classes": 4}
-  pred = np.where(codes < 2, 7, codes)  # codes 0 and 1 both draw 7s
-  pred[:4] = 9  # one sample of each code drawn as a 9
-  mixed = sq.code_purity(np.eye(10)[pred], codes)
-  assert mixed == {"code_purity": pytest.approx(0.96), "code_classes": 3}
