@@ -5,8 +5,10 @@ operation it came from.
   python benchmarks/op_profile.py --model conv_vae [--steps 10] [--top 30] [--json]
 
 The step is the one benchmarks/suite.py times (same config, synthetic batch, compiled once). Times are the
-ops' own, summed over the CPU backend's worker threads, so their total can exceed the step's wall clock where
-two ops run at once; the total is printed for scale. This is a developer's tool for choosing what to speed
+ops' own, summed over the threads that ran them (the CPU backend runs small ops on the calling thread, larger
+ones on its worker pool), so their total can exceed the step's wall clock where two ops run at once; the
+total is printed for scale. Trace events that are no instruction of the compiled module (the executor's
+envelopes, thread-pool bookkeeping) are left out. This is a developer's tool for choosing what to speed
 up (a layout copy costing more than the matmul it feeds, a convolution off the fast path); suite.py remains
 the measure of a change.
 """
@@ -23,11 +25,9 @@ from jax.profiler import ProfileData
 
 from suite import MODELS, setup
 
-SKIP = ("ThunkExecutor::Execute",)  # the executor's envelope around each run, not an op
-
-
-def op_times(compiled, args, steps, trace_dir):
-  """{op name: seconds per step} of `compiled(*args)` over `steps` traced calls (after two untraced)."""
+def op_times(compiled, args, steps, trace_dir, names):
+  """{op name: seconds per step} of `compiled(*args)` over `steps` traced calls (after two untraced), for the
+  trace events named in `names` (the module's instructions)."""
   for _ in range(2):
     jax.block_until_ready(compiled(*args))
   with jax.profiler.trace(trace_dir):
@@ -37,10 +37,9 @@ def op_times(compiled, args, steps, trace_dir):
   total = collections.Counter()
   for plane in profile.planes:
     for line in plane.lines:
-      if "XLAEigen" in line.name:  # the backend's compute threads (the host's python line holds the caller)
-        for event in line.events:
-          if event.name not in SKIP:
-            total[event.name] += event.duration_ns / 1e9 / steps
+      for event in line.events:
+        if event.name in names:
+          total[event.name] += event.duration_ns / 1e9 / steps
   return total
 
 
@@ -65,12 +64,13 @@ def main():
   _, task, batch = setup(a.model)
   state = task.init(jax.random.key(0))
   compiled = jax.jit(task.train_step).lower(state, batch).compile()
+  shapes = describe(compiled.as_text())
   with tempfile.TemporaryDirectory() as trace_dir:
-    times = op_times(compiled, (state, batch), a.steps, trace_dir)
-  shapes, total = describe(compiled.as_text()), sum(times.values())
+    times = op_times(compiled, (state, batch), a.steps, trace_dir, shapes)
+  total = sum(times.values())
   print(f"{a.model}: {1e3 * total:.1f} ms of op time per step over {len(times)} ops")
   for name, seconds in times.most_common(a.top):
-    shape, source = shapes.get(name, ("", ""))
+    shape, source = shapes[name]
     if a.json:
       print(json.dumps({"model": a.model, "op": name, "ms": 1e3 * seconds, "share": seconds / total,
                         "shape": shape, "source": source}))
