@@ -25,6 +25,7 @@ from jax.profiler import ProfileData
 
 from suite import MODELS, setup
 
+
 def op_times(compiled, args, steps, trace_dir, names):
   """{op name: seconds per step} of `compiled(*args)` over `steps` traced calls (after two untraced), for the
   trace events named in `names` (the module's instructions)."""
