@@ -1,8 +1,8 @@
 """Convolutional VAE for small images: strided convs down to a Gaussian posterior, transposed convs back up.
 
 Sized from config (`widths`, `latent`); with widths (32, 64) and latent 32 on 28x28x1 it is the canonical
-`conv_vae` of the benchmark suite. `encoder_widths` sizes the encoder on its own (empty: `widths`): the
-decoder is most of the cost, so a wider encoder buys a better posterior for little time. The decoder returns `outputs` numbers per pixel channel (logits, or a
+`conv_vae` of the benchmark suite. `encoder_widths` sizes the encoder on its own (empty: `widths`), which
+costs little beside the decoder. The decoder returns `outputs` numbers per pixel channel (logits, or a
 location and log-scale): the likelihood lives in the task. With `classes` > 0 it is a conditional VAE: the
 encoder's last layer and the decoder's first read the label's one-hot (models/condition.py).
 """

@@ -1,4 +1,4 @@
-"""The GAN family: non-saturating, hinge or WGAN-GP losses, optional spectral norm, n_critic, EMA of G.
+"""The GAN family: non-saturating, hinge or WGAN-GP losses, R1 or spectral norm, n_critic, EMA of G.
 
 One task for every modality: the modality turns batches into the signal both networks read ([-1, 1]
 images [H, W, C], waveforms [T, 1], or one-hot text lines [T, vocab]) and generated signals back into
@@ -28,11 +28,15 @@ LOSSES = ("non_saturating", "hinge", "wgan_gp")
 ARCH = {"image": "dcgan", "audio": "wavegan", "text": "text_gan"}  # the generator of each modality
 
 
+def input_grad_sq(critic, x):
+  """||d critic(x_i) / d x_i||^2 per example, [B]."""
+  grads = jax.grad(lambda x: critic(x).sum())(x)
+  return jnp.sum(grads.reshape(x.shape[0], -1) ** 2, axis=1)
+
+
 def gradient_penalty(critic, x):
   """(||d critic(x_i) / d x_i|| - 1)^2 per example, [B] (Gulrajani et al. 2017)."""
-  grads = jax.grad(lambda x: critic(x).sum())(x)
-  norms = jnp.sqrt(jnp.sum(grads.reshape(x.shape[0], -1) ** 2, axis=1) + 1e-12)
-  return (norms - 1.0) ** 2
+  return (jnp.sqrt(input_grad_sq(critic, x) + 1e-12) - 1.0) ** 2
 
 
 def d_loss(kind, d_real, d_fake):
@@ -49,10 +53,10 @@ def g_loss(kind, d_fake):
   return jax.nn.softplus(-d_fake) if kind == "non_saturating" else -d_fake
 
 
-def make_model(shape, m, loss, dtype, remat, rngs):
+def make_model(shape, m, loss, r1, dtype, remat, rngs):
   """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]; the text
   GAN (model.arch='text_gan', width model.d, model.blocks residual blocks) for one-hot lines [T, vocab]."""
-  second_order = loss == "wgan_gp"  # the penalty differentiates the critic's input gradient
+  second_order = loss == "wgan_gp" or r1 > 0  # the penalty differentiates the critic's input gradient
   if m.arch == "text_gan":
     return text_gan.TextGAN(shape[0], shape[1], m.d, m.z, m.blocks, second_order, dtype=dtype, remat=remat,
                             rngs=rngs)
@@ -82,6 +86,8 @@ class GANTask:
     require(g.n_critic >= 1 and config.batch_size % (g.n_critic * k) == 0,
             f"gan.n_critic={g.n_critic} times grad_accum={k} must divide batch_size={config.batch_size} (each "
             f"critic update takes its slice of the batch, in grad_accum micro-batches)")
+    require(g.r1 >= 0 and not (g.r1 and g.loss == "wgan_gp"), f"gan.r1={g.r1} must be >= 0 (0: off) and is "
+            "for the non-saturating or hinge loss; WGAN-GP has its own penalty (gan.gp_weight)")
     require(g.d_lr >= 0, f"gan.d_lr={g.d_lr} must be >= 0 (0: the critic trains at optim.lr)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
     arch = ARCH.get(config.modality)
@@ -101,7 +107,8 @@ class GANTask:
     self.shape = self.modality.shape
     m = config.model
     dtype, remat = compute_dtype(config), remat_policy(config)
-    self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan.loss, dtype, remat, rngs))
+    self.model = common.PureModel(
+        lambda rngs: make_model(self.shape, m, self.gan.loss, self.gan.r1, dtype, remat, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
                                 "d": optim.make(config.optim, config.steps * self.gan.n_critic,
                                                 self.gan.d_lr or None)})
@@ -132,6 +139,9 @@ class GANTask:
       t = t.reshape((-1,) + (1,) * (real.ndim - 1))
       gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2], **y), t * real + (1 - t) * fake).sum() / n
       loss = loss + self.gan.gp_weight * gp
+    elif self.gan.r1:  # R1 (Mescheder et al. 2018): the critic flat on the real data, gamma / 2 ||grad||^2
+      gp = input_grad_sq(lambda x: model.d(x, rng=shuffle[2], **y), real).sum() / n
+      loss = loss + 0.5 * self.gan.r1 * gp
     return loss, ({"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}, self.model.stats(model))
 
   def _generator_loss(self, g_params, params, stats, n, micro, rng):

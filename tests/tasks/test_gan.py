@@ -31,6 +31,7 @@ def test_gradient_penalty_matches_finite_differences():
   expected = np.mean((np.linalg.norm(grads, axis=1) - 1.0) ** 2)
   assert expected > 0.1  # a critic far from 1-Lipschitz, so the check has something to compare
   np.testing.assert_allclose(float(gan.gradient_penalty(critic, x).mean()), expected, rtol=1e-2)
+  np.testing.assert_allclose(gan.input_grad_sq(critic, x), np.sum(grads ** 2, axis=1), rtol=1e-2)  # R1's
 
 
 def test_losses_on_known_critic_outputs():
@@ -104,6 +105,22 @@ def test_bad_gan_settings_are_user_errors():
     make_task(**{"gan.loss": "lsgan"})
   with pytest.raises(UserError, match="gan.d_lr"):
     make_task(**{"gan.d_lr": -1e-4})
+  with pytest.raises(UserError, match="WGAN-GP has its own penalty"):
+    make_task(**{"gan.loss": "wgan_gp", "gan.r1": 1.0})
+  with pytest.raises(UserError, match=r"gan.r1=-1.0 must be >= 0"):
+    make_task(**{"gan.r1": -1.0})
+
+
+def test_r1_penalizes_the_critic_on_real_data_only():
+  """The penalty is reported as `gp` and enters the critic's loss and gradient (Adam's first step moves by the
+  gradient's sign, so the gradient is compared, not the step)."""
+  batch = {"image": strokes()}
+  plain, r1 = (make_task(**{"gan.loss": "hinge", "model.spectral_norm": True, "gan.r1": w}) for w in (0.0, 10.0))
+  state = r1.init(jax.random.PRNGKey(0))
+  (_, ma), (_, mb) = (jax.jit(t.train_step)(state, batch) for t in (plain, r1))
+  assert float(ma["gp"]) == 0.0 and float(mb["gp"]) > 0
+  assert float(mb["d_loss"]) > float(ma["d_loss"])
+  assert abs(float(mb["d_grad_norm"]) - float(ma["d_grad_norm"])) > 1e-3 * float(ma["d_grad_norm"])
 
 
 @pytest.mark.slow
