@@ -121,8 +121,7 @@ def vae(c):
   'categorical'); KL weight warmed up over kl_warmup_steps ('linear' or Bowman's 'logistic' schedule), free
   bits per latent dimension as an option; the IWAE bound at evaluation, and in training with
   train_iw_samples > 1."""
-  # encoder_widths: the encoder's own widths (empty: `widths`); classes > 0: conditional on labels
-  c.model = dict(arch="conv_vae", widths=(32, 64), latent=32, encoder_widths=(), classes=0)
+  c.model = dict(arch="conv_vae", widths=(32, 64), latent=32, classes=0)  # classes > 0: conditional on labels
   c.likelihood = "bernoulli"
   c.kl_warmup_steps = 2000
   c.kl_schedule = "linear"

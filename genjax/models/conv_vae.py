@@ -1,8 +1,7 @@
 """Convolutional VAE for small images: strided convs down to a Gaussian posterior, transposed convs back up.
 
 Sized from config (`widths`, `latent`); with widths (32, 64) and latent 32 on 28x28x1 it is the canonical
-`conv_vae` of the benchmark suite. `encoder_widths` sizes the encoder on its own (empty: `widths`), which
-costs little beside the decoder. The decoder returns `outputs` numbers per pixel channel (logits, or a
+`conv_vae` of the benchmark suite. The decoder returns `outputs` numbers per pixel channel (logits, or a
 location and log-scale): the likelihood lives in the task. With `classes` > 0 it is a conditional VAE: the
 encoder's last layer and the decoder's first read the label's one-hot (models/condition.py).
 """
@@ -56,14 +55,12 @@ class Decoder(nnx.Module):
 
 
 class ConvVAE(nnx.Module):
-  def __init__(self, shape, widths=(32, 64), latent=32, outputs=1, classes=0, encoder_widths=(), *, dtype=None,
-               remat="none", rngs):
+  def __init__(self, shape, widths=(32, 64), latent=32, outputs=1, classes=0, *, dtype=None, remat="none",
+               rngs):
     h, w, _ = shape
-    encoder_widths = tuple(encoder_widths) or tuple(widths)
-    for name, ws in (("widths", widths), ("encoder_widths", encoder_widths)):
-      if h % 2 ** len(ws) or w % 2 ** len(ws):
-        raise ValueError(f"image {shape} does not halve {len(ws)} times; use fewer {name}")
-    self.encoder = Encoder(shape, encoder_widths, latent, classes, dtype=dtype, remat=remat, rngs=rngs)
+    if h % 2 ** len(widths) or w % 2 ** len(widths):
+      raise ValueError(f"image {shape} does not halve {len(widths)} times; use fewer widths")
+    self.encoder = Encoder(shape, widths, latent, classes, dtype=dtype, remat=remat, rngs=rngs)
     self.decoder = Decoder(shape, widths, latent, outputs, classes, dtype=dtype, remat=remat, rngs=rngs)
 
   def encode(self, x):

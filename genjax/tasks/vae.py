@@ -60,8 +60,7 @@ class PixelHead:
   def make(self, rngs):
     m = self.config.model
     return conv_vae.ConvVAE(self.shape, tuple(m.widths), m.latent, likelihoods.OUTPUTS[self.kind], self.classes,
-                            tuple(m.encoder_widths), dtype=compute_dtype(self.config),
-                            remat=remat_policy(self.config), rngs=rngs)
+                            dtype=compute_dtype(self.config), remat=remat_policy(self.config), rngs=rngs)
 
   def inputs(self, batch, rng=None):
     """(pixels, labels or None): binary pixels freshly binarized when training (`rng`), the held-out set
@@ -193,8 +192,6 @@ class VAETask:
     common.check_classes(config, "conv_vae")
     if m.arch == "conv_vae":
       require(len(m.widths) >= 1 and all(w >= 1 for w in m.widths), f"model.widths={m.widths} must be positive")
-      require(all(w >= 1 for w in m.encoder_widths), f"model.encoder_widths={m.encoder_widths} must be positive "
-              "(or empty: the encoder as wide as `widths`)")
       require(2 <= config.data.levels <= 256, f"data.levels={config.data.levels} must be 2..256")
     else:
       require(config.data.unit == "line", "the sentence VAE models whole lines: set --config.data.unit=line")

@@ -99,21 +99,6 @@ def test_fixed_binarization_is_deterministic():
   assert set(np.unique(a.arrays["image"])) <= {0, 255}
 
 
-def test_encoder_widths_size_the_encoder_alone():
-  wide = make_task(**{"model.encoder_widths": (8, 16)})
-  state, base = wide.init(jax.random.PRNGKey(0)), make_task().init(jax.random.PRNGKey(0))
-  shapes = lambda s, net: {k: v.shape for k, v in jax.tree_util.tree_leaves_with_path(s["params"][net])}  # noqa: E731
-  assert shapes(state, "decoder") == shapes(base, "decoder")
-  assert shapes(state, "encoder") != shapes(base, "encoder")
-  assert state["params"]["encoder"]["conv1"]["kernel"].shape == (3, 3, 8, 16)
-  state, metrics = jax.jit(wide.train_step)(state, {"image": strokes()})
-  assert np.isfinite(float(metrics["loss"]))
-  with pytest.raises(UserError, match=r"model.encoder_widths=\(8, 0\) must be positive"):
-    VAETask.check_config(config("vae_mnist", **{"model.encoder_widths": (8, 0)}))
-  with pytest.raises(ValueError, match="does not halve 3 times; use fewer encoder_widths"):
-    make_task(**{"model.encoder_widths": (4, 8, 16)}).init(jax.random.PRNGKey(0))
-
-
 def test_iw_chunk_divides_k_within_the_decode_batch():
   assert [iw_chunk(k, 128, 512) for k in (1, 50, 1000, 7)] == [1, 2, 4, 1]
   assert iw_chunk(1000, 200, 512) == 2 and iw_chunk(50, 1000, 512) == 1 and iw_chunk(50, 8, 10_000) == 50
