@@ -111,7 +111,7 @@ def test_bad_gan_settings_are_user_errors():
     make_task(**{"gan.r1": -1.0})
 
 
-def test_r1_penalizes_the_critic_on_real_data_only():
+def test_r1_enters_the_critic_loss_and_gradient():
   """The penalty is reported as `gp` and enters the critic's loss and gradient (Adam's first step moves by the
   gradient's sign, so the gradient is compared, not the step)."""
   batch = {"image": strokes()}
