@@ -94,9 +94,14 @@ def test_conditional_vae_on_mnist_draws_the_asked_class(shared_data, tmp_path, r
 @pytest.mark.parametrize("variant", [None, "cpu", "smoke"])
 def test_cgan_mnist_is_gan_mnist_conditioned_on_the_digit(variant):
   """configs/cgan_mnist.py ships the measured recipe: gan_mnist's, changed only in the name, the ten classes
-  and (not :smoke) a 100-sample grid with one class per column."""
+  and (not :smoke) a 100-sample grid with one class per column and the hinge loss with spectral norm that it
+  was measured with, where gan_mnist moved on to R1."""
   cond, plain = config("cgan_mnist", variant), config("gan_mnist", variant)
   GANTask.check_config(cond)
+  if variant != "smoke":
+    assert (cond.gan.loss, cond.model.spectral_norm, cond.gan.r1) == ("hinge", True, 0.0)
+    plain.gan.update(loss="hinge", r1=0.0)
+    plain.model.spectral_norm = True
   cond_d, plain_d = cond.to_dict(), plain.to_dict()
   assert {k for k, v in cond_d.items() if plain_d.get(k) != v} <= {"name", "model", "sample"}
   assert cond.model.classes == 10 and {**cond_d["model"], "classes": 0} == plain_d["model"]
