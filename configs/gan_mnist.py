@@ -7,8 +7,9 @@ R1 at gamma 10 (`--config.gan.r1`; `:smoke` the loss alone). Losses:
 `--config.gan.loss=non_saturating|hinge|wgan_gp` (WGAN-GP usually with `--config.gan.n_critic=5
 --config.optim.b1=0.5 --config.optim.b2=0.9`); `--config.model.spectral_norm=True` normalizes every critic
 weight; `--config.gan.d_lr=4e-4` gives the critic its own learning rate (TTUR); `--config.model.classes=10`
-conditions both networks on the digit (then `genjax sample --label 3`; configs/cgan_mnist.py is that recipe). `genjax eval --workdir DIR` reports FID/KID/IS on
-genjax's MNIST classifier (and, conditional, `label_accuracy`).
+conditions both networks on the digit (then `genjax sample --label 3`; configs/cgan_mnist.py is that recipe).
+`genjax eval --workdir DIR` reports FID/KID/IS on genjax's MNIST classifier (and, conditional,
+`label_accuracy`).
 """
 
 from genjax import config as common

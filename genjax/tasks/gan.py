@@ -53,10 +53,10 @@ def g_loss(kind, d_fake):
   return jax.nn.softplus(-d_fake) if kind == "non_saturating" else -d_fake
 
 
-def make_model(shape, m, loss, r1, dtype, remat, rngs):
+def make_model(shape, m, g, dtype, remat, rngs):
   """DCGAN for images [H, W, C]; WaveGAN (model.arch='wavegan', width model.d) for waveforms [T, C]; the text
   GAN (model.arch='text_gan', width model.d, model.blocks residual blocks) for one-hot lines [T, vocab]."""
-  second_order = loss == "wgan_gp" or r1 > 0  # the penalty differentiates the critic's input gradient
+  second_order = g.loss == "wgan_gp" or g.r1 > 0  # a penalty differentiates the critic's input gradient
   if m.arch == "text_gan":
     return text_gan.TextGAN(shape[0], shape[1], m.d, m.z, m.blocks, second_order, dtype=dtype, remat=remat,
                             rngs=rngs)
@@ -107,8 +107,7 @@ class GANTask:
     self.shape = self.modality.shape
     m = config.model
     dtype, remat = compute_dtype(config), remat_policy(config)
-    self.model = common.PureModel(
-        lambda rngs: make_model(self.shape, m, self.gan.loss, self.gan.r1, dtype, remat, rngs))
+    self.model = common.PureModel(lambda rngs: make_model(self.shape, m, self.gan, dtype, remat, rngs))
     self.tx = optim.PerNetwork({"g": optim.make(config.optim, config.steps),
                                 "d": optim.make(config.optim, config.steps * self.gan.n_critic,
                                                 self.gan.d_lr or None)})
@@ -134,13 +133,13 @@ class GANTask:
     d_real = model.d(real, update_stats=True, rng=shuffle[0], **y)  # the one call that advances spectral norm
     d_fake = model.d(fake, rng=shuffle[1], **y)
     loss = d_loss(self.gan.loss, d_real, d_fake).sum() / n
-    gp = jnp.zeros(())
+    gp, critic = jnp.zeros(()), lambda x: model.d(x, rng=shuffle[2], **y)
     if self.gan.loss == "wgan_gp":
       t = t.reshape((-1,) + (1,) * (real.ndim - 1))
-      gp = gradient_penalty(lambda x: model.d(x, rng=shuffle[2], **y), t * real + (1 - t) * fake).sum() / n
+      gp = gradient_penalty(critic, t * real + (1 - t) * fake).sum() / n
       loss = loss + self.gan.gp_weight * gp
     elif self.gan.r1:  # R1 (Mescheder et al. 2018): the critic flat on the real data, gamma / 2 ||grad||^2
-      gp = input_grad_sq(lambda x: model.d(x, rng=shuffle[2], **y), real).sum() / n
+      gp = input_grad_sq(critic, real).sum() / n
       loss = loss + 0.5 * self.gan.r1 * gp
     return loss, ({"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}, self.model.stats(model))
 
