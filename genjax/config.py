@@ -136,12 +136,13 @@ def gan(c):
   """GAN family: loss non_saturating / hinge / wgan_gp, n_critic, EMA generator; Adam (0.5, 0.999), no decay.
   gan.d_lr > 0 gives the critic its own learning rate (TTUR, Heusel et al. 2017); optim.lr stays the generator's.
   gan.r1 > 0 adds R1's penalty, r1 / 2 times the critic's squared input gradient on real data (Mescheder et al.
-  2018), to the non-saturating or hinge loss.
+  2018), to the non-saturating or hinge loss; gan.r1_every = k applies it every k-th step at k times the weight
+  (lazy regularization, Karras et al. 2020), which saves most of its double backward.
   model.arch: 'dcgan' (images), 'wavegan' (audio, width d) or 'text_gan' (text lines, width d, `blocks`
   residual blocks)."""
   c.model = dict(arch="dcgan", g_widths=(128, 64), d_widths=(64, 128), z=100, spectral_norm=False, d=32,
                  phase_shuffle=0, blocks=5, classes=0)  # classes > 0: a class-conditional DCGAN
-  c.gan = dict(loss="non_saturating", gp_weight=10.0, r1=0.0, n_critic=1, ema=0.999, d_lr=0.0)
+  c.gan = dict(loss="non_saturating", gp_weight=10.0, r1=0.0, r1_every=1, n_critic=1, ema=0.999, d_lr=0.0)
   c.optim.update(lr=2e-4, b1=0.5, b2=0.999, warmup_steps=0, decay="constant", clip_norm=0.0)
   c.sample = dict(n=64, temperature=1.0, label=-1)  # label: a conditional model's class (-1: each in turn)
 

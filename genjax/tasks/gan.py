@@ -88,6 +88,7 @@ class GANTask:
             f"critic update takes its slice of the batch, in grad_accum micro-batches)")
     require(g.r1 >= 0 and not (g.r1 and g.loss == "wgan_gp"), f"gan.r1={g.r1} must be >= 0 (0: off) and is "
             "for the non-saturating or hinge loss; WGAN-GP has its own penalty (gan.gp_weight)")
+    require(g.r1_every >= 1, f"gan.r1_every={g.r1_every} must be >= 1 (1: R1 on every step)")
     require(g.d_lr >= 0, f"gan.d_lr={g.d_lr} must be >= 0 (0: the critic trains at optim.lr)")
     require(0 <= g.ema < 1, f"gan.ema={g.ema} must be in [0, 1) (0 samples the raw generator)")
     arch = ARCH.get(config.modality)
@@ -123,9 +124,9 @@ class GANTask:
   def _bind(self, params, stats=None, ema=False):
     return self.model.bind({"g": params["g_ema" if ema else "g"], "d": params["d"]}, stats)
 
-  def _critic_loss(self, d_params, params, stats, n, micro, rng):
+  def _critic_loss(self, d_params, params, stats, n, micro, rng, r1_now):
     """The critic's loss on (real, labels or None, latents, GP mixing weights) as a sum over them divided by
-    the critic batch's size `n`, and the sums of its parts."""
+    the critic batch's size `n`, and the sums of its parts. R1 enters only where `r1_now` (a traced bool)."""
     real, label, z, t = micro
     model, y = self._bind(dict(params, d=d_params), stats), given(label)
     fake = lax.stop_gradient(model.g(z, **y))
@@ -139,8 +140,10 @@ class GANTask:
       gp = gradient_penalty(critic, t * real + (1 - t) * fake).sum() / n
       loss = loss + self.gan.gp_weight * gp
     elif self.gan.r1:  # R1 (Mescheder et al. 2018): the critic flat on the real data, gamma / 2 ||grad||^2
-      gp = input_grad_sq(critic, real).sum() / n
-      loss = loss + 0.5 * self.gan.r1 * gp
+      # Lazy (Karras et al. 2020): every r1_every-th step, r1_every times as strong; lax.cond runs the double
+      # backward only on those steps.
+      gp = lax.cond(r1_now, lambda: input_grad_sq(critic, real).sum() / n, lambda: jnp.zeros(()))
+      loss = loss + 0.5 * self.gan.r1 * self.gan.r1_every * gp
     return loss, ({"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}, self.model.stats(model))
 
   def _generator_loss(self, g_params, params, stats, n, micro, rng):
@@ -155,13 +158,13 @@ class GANTask:
     """Uniform labels [n] for the generator's update; None for an unconditional model."""
     return common.over_batch(jax.random.randint(rng, (n,), 0, self.classes)) if self.classes else None
 
-  def _critic_update(self, d_params, d_opt, stats, params, real_slice, rng):
+  def _critic_update(self, d_params, d_opt, stats, params, real_slice, rng, r1_now):
     (real, label), (z_rng, mix_rng) = real_slice, jax.random.split(rng)
     n = real.shape[0]
     grad = jax.value_and_grad(self._critic_loss, has_aux=True)
 
     def micro_grad(micro):  # spectral norm's vectors do not depend on the data: keep the last micro-batch's
-      (loss, (parts, new_stats)), grads = grad(d_params, params, stats, n, micro, mix_rng)
+      (loss, (parts, new_stats)), grads = grad(d_params, params, stats, n, micro, mix_rng, r1_now)
       return (loss, parts, grads), new_stats
     inputs = (real, label, self._z(z_rng, n), jax.random.uniform(mix_rng, (n,)))
     (loss, parts, grads), stats = common.accumulate(micro_grad, inputs, self.accum)
@@ -186,9 +189,10 @@ class GANTask:
     keys = jax.random.split(rng, k + 1)
     params, opt = state["params"], state["opt_state"]
     d_params, d_opt, stats = params["d"], opt["d"], state["stats"]
+    r1_now = state["step"] % self.gan.r1_every == 0
     for i in range(k):  # unrolled: inside a lax.scan, XLA CPU runs these convolutions ~7x slower
       d_params, d_opt, stats, metrics = self._critic_update(d_params, d_opt, stats, params,
-                                                            jax.tree.map(lambda a, i=i: a[i], slices), keys[i])
+                                                            jax.tree.map(lambda a, i=i: a[i], slices), keys[i], r1_now)
     params = dict(params, d=d_params)
     g_value, g_grads = self._generator_grads(params, stats, slices[0].shape[1], keys[k])
     g_params, g_opt = self.tx.apply("g", params["g"], g_grads, opt["g"])

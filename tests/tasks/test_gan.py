@@ -109,6 +109,8 @@ def test_bad_gan_settings_are_user_errors():
     make_task(**{"gan.loss": "wgan_gp", "gan.r1": 1.0})
   with pytest.raises(UserError, match=r"gan.r1=-1.0 must be >= 0"):
     make_task(**{"gan.r1": -1.0})
+  with pytest.raises(UserError, match=r"gan.r1_every=0 must be >= 1"):
+    make_task(**{"gan.r1": 1.0, "gan.r1_every": 0})
 
 
 def test_r1_enters_the_critic_loss_and_gradient():
@@ -121,6 +123,23 @@ def test_r1_enters_the_critic_loss_and_gradient():
   assert float(ma["gp"]) == 0.0 and float(mb["gp"]) > 0
   assert float(mb["d_loss"]) > float(ma["d_loss"])
   assert abs(float(mb["d_grad_norm"]) - float(ma["d_grad_norm"])) > 1e-3 * float(ma["d_grad_norm"])
+
+
+def test_lazy_r1_applies_the_penalty_every_kth_step_k_times_as_strong():
+  """gan.r1_every=4: on step 0 the loss carries 4x the penalty of r1_every=1; on step 1 it is the plain loss."""
+  batch, cfg = {"image": strokes()}, {"gan.loss": "hinge", "model.spectral_norm": True}
+  plain, every, lazy = (make_task(**cfg, **{"gan.r1": w, "gan.r1_every": k})
+                        for w, k in ((0.0, 1), (10.0, 1), (10.0, 4)))
+  state = lazy.init(jax.random.PRNGKey(0))
+  step = {t: jax.jit(t.train_step) for t in (plain, every, lazy)}
+  (_, m0p), (_, m0e), (_, m0l) = (step[t](state, batch)[:2] for t in (plain, every, lazy))
+  np.testing.assert_allclose(float(m0l["gp"]), float(m0e["gp"]), rtol=1e-5)
+  np.testing.assert_allclose(float(m0l["d_loss"]) - float(m0p["d_loss"]),
+                             4 * (float(m0e["d_loss"]) - float(m0p["d_loss"])), rtol=1e-4)
+  later = dict(state, step=state["step"] + 1)
+  (_, m1p), (_, m1l) = (step[t](later, batch) for t in (plain, lazy))
+  assert float(m1l["gp"]) == 0.0
+  np.testing.assert_allclose(float(m1l["d_loss"]), float(m1p["d_loss"]), rtol=1e-6)
 
 
 @pytest.mark.slow
