@@ -141,8 +141,9 @@ class GANTask:
       loss = loss + self.gan.gp_weight * gp
     elif self.gan.r1:  # R1 (Mescheder et al. 2018): the critic flat on the real data, gamma / 2 ||grad||^2
       # Lazy (Karras et al. 2020): every r1_every-th step, r1_every times as strong; lax.cond runs the double
-      # backward only on those steps.
-      gp = lax.cond(r1_now, lambda: input_grad_sq(critic, real).sum() / n, lambda: jnp.zeros(()))
+      # backward only on those steps, and is left out at r1_every=1, so the every-step recipe fuses as before.
+      penalty = lambda: input_grad_sq(critic, real).sum() / n  # noqa: E731
+      gp = penalty() if self.gan.r1_every == 1 else lax.cond(r1_now, penalty, lambda: jnp.zeros(()))
       loss = loss + 0.5 * self.gan.r1 * self.gan.r1_every * gp
     return loss, ({"d_real": d_real.sum() / n, "d_fake": d_fake.sum() / n, "gp": gp}, self.model.stats(model))
 
